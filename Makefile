@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install dependencies first.
+BUILD_DIR ?= build
+DATA_DIR ?= data
+LISTEN ?= 127.0.0.1:8443
+JOBS ?= 2
+PYTHON ?= /usr/bin/python3
+
+.PHONY: deps configure build run test unit e2e bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@bash scripts/run.sh $(BUILD_DIR) $(DATA_DIR) $(LISTEN)
+
+unit: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+e2e: build
+	@WARD_BIN=$(abspath $(BUILD_DIR))/ward $(PYTHON) -m pytest -q tests/e2e
+
+test: unit e2e
+
+bench: build
+	@bash bench/run.sh $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,247 @@
+// The only translation unit that includes simdjson and RapidJSON.
+#define RAPIDJSON_HAS_STDSTRING 1
+#include "json/json.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace ward::json {
+namespace {
+
+Status ConvertElement(simdjson::dom::element el, size_t depth, size_t max_depth, Value* out) {
+  if (depth > max_depth) return InvalidArgument("JSON nesting too deep");
+  using simdjson::dom::element_type;
+  switch (el.type()) {
+    case element_type::NULL_VALUE: *out = Value(); return Status::Ok();
+    case element_type::BOOL: *out = Value(bool(el.get_bool().value_unsafe())); return Status::Ok();
+    case element_type::INT64: *out = Value(int64_t(el.get_int64().value_unsafe())); return Status::Ok();
+    case element_type::UINT64: {
+      uint64_t u = el.get_uint64().value_unsafe();
+      *out = Value(static_cast<double>(u));
+      return Status::Ok();
+    }
+    case element_type::DOUBLE: *out = Value(el.get_double().value_unsafe()); return Status::Ok();
+    case element_type::STRING: *out = Value(std::string_view(el.get_string().value_unsafe())); return Status::Ok();
+    case element_type::ARRAY: {
+      *out = Value::Array();
+      simdjson::dom::array arr;
+      if (el.get_array().get(arr)) return Internal("array expected");
+      for (simdjson::dom::element child : arr) {
+        Value v;
+        Status st = ConvertElement(child, depth + 1, max_depth, &v);
+        if (!st.ok()) return st;
+        out->Append(std::move(v));
+      }
+      return Status::Ok();
+    }
+    case element_type::OBJECT: {
+      *out = Value::Object();
+      simdjson::dom::object obj;
+      if (el.get_object().get(obj)) return Internal("object expected");
+      for (auto field : obj) {
+        if (out->Find(field.key) != nullptr) {
+          return InvalidArgument("duplicate key '" + std::string(field.key) + "'");
+        }
+        Value v;
+        Status st = ConvertElement(field.value, depth + 1, max_depth, &v);
+        if (!st.ok()) return st;
+        out->Set(field.key, std::move(v));
+      }
+      return Status::Ok();
+    }
+  }
+  return Internal("unknown JSON element type");
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+Result<Value> Value::Parse(std::string_view text, size_t max_depth) {
+  // One parser per thread: simdjson reuses its buffers across documents.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  auto err = parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(root);
+  if (err) return Err(InvalidArgument(std::string("malformed JSON: ") + simdjson::error_message(err)));
+  Value out;
+  Status st = ConvertElement(root, 0, max_depth, &out);
+  if (!st.ok()) return Err(st);
+  return out;
+}
+
+const Value* Value::Find(std::string_view key) const {
+  if (type_ != Type::kObject) return nullptr;
+  for (const Member& m : object_) {
+    if (m.key == key) return &m.value;
+  }
+  return nullptr;
+}
+
+const Value* Value::FindCaseInsensitive(std::string_view key) const {
+  if (type_ != Type::kObject) return nullptr;
+  if (const Value* exact = Find(key)) return exact;
+  for (const Member& m : object_) {
+    if (EqualsIgnoreCase(m.key, key)) return &m.value;
+  }
+  return nullptr;
+}
+
+Value& Value::Set(std::string_view key, Value v) {
+  if (type_ == Type::kNull) type_ = Type::kObject;
+  for (Member& m : object_) {
+    if (m.key == key) {
+      m.value = std::move(v);
+      return m.value;
+    }
+  }
+  object_.push_back(Member{std::string(key), std::move(v)});
+  return object_.back().value;
+}
+
+bool Value::Erase(std::string_view key) {
+  auto it = std::find_if(object_.begin(), object_.end(), [&](const Member& m) { return m.key == key; });
+  if (it == object_.end()) return false;
+  object_.erase(it);
+  return true;
+}
+
+Value& Value::Append(Value v) {
+  if (type_ == Type::kNull) type_ = Type::kArray;
+  array_.push_back(std::move(v));
+  return array_.back();
+}
+
+std::optional<std::string> Value::GetString(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr || !v->is_string()) return std::nullopt;
+  return v->as_string();
+}
+
+std::optional<int64_t> Value::GetInt(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr || !v->is_int()) return std::nullopt;
+  return v->as_int();
+}
+
+std::optional<bool> Value::GetBool(std::string_view key) const {
+  const Value* v = Find(key);
+  if (v == nullptr || !v->is_bool()) return std::nullopt;
+  return v->as_bool();
+}
+
+bool operator==(const Value& a, const Value& b) {
+  if (a.type_ != b.type_) {
+    return a.is_number() && b.is_number() && a.as_double() == b.as_double();
+  }
+  switch (a.type_) {
+    case Type::kNull: return true;
+    case Type::kBool: return a.bool_ == b.bool_;
+    case Type::kInt: return a.int_ == b.int_;
+    case Type::kDouble: return a.double_ == b.double_;
+    case Type::kString: return a.string_ == b.string_;
+    case Type::kArray: return a.array_ == b.array_;
+    case Type::kObject:
+      if (a.object_.size() != b.object_.size()) return false;
+      for (size_t i = 0; i < a.object_.size(); ++i) {
+        if (a.object_[i].key != b.object_[i].key || !(a.object_[i].value == b.object_[i].value)) return false;
+      }
+      return true;
+  }
+  return false;
+}
+
+std::string Value::Serialize() const {
+  Writer w;
+  w.Val(*this);
+  return w.Take();
+}
+
+struct Writer::Impl {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer{buffer};
+  std::string out;
+  bool taken = false;
+};
+
+Writer::Writer() : impl_(std::make_unique<Impl>()) {}
+Writer::~Writer() = default;
+Writer::Writer(Writer&&) noexcept = default;
+Writer& Writer::operator=(Writer&&) noexcept = default;
+
+Writer& Writer::StartObject() { impl_->writer.StartObject(); return *this; }
+Writer& Writer::EndObject() { impl_->writer.EndObject(); return *this; }
+Writer& Writer::StartArray() { impl_->writer.StartArray(); return *this; }
+Writer& Writer::EndArray() { impl_->writer.EndArray(); return *this; }
+Writer& Writer::Key(std::string_view k) {
+  impl_->writer.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  return *this;
+}
+Writer& Writer::String(std::string_view s) {
+  impl_->writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return *this;
+}
+Writer& Writer::Int(int64_t v) { impl_->writer.Int64(v); return *this; }
+Writer& Writer::Double(double v) {
+  // RapidJSON refuses NaN/Inf; JSON has no spelling for them, so they become null.
+  if (v != v || v == 1.0 / 0.0 || v == -1.0 / 0.0) {
+    impl_->writer.Null();
+  } else {
+    impl_->writer.Double(v);
+  }
+  return *this;
+}
+Writer& Writer::Bool(bool b) { impl_->writer.Bool(b); return *this; }
+Writer& Writer::Null() { impl_->writer.Null(); return *this; }
+
+Writer& Writer::Val(const Value& v) {
+  switch (v.type()) {
+    case Type::kNull: return Null();
+    case Type::kBool: return Bool(v.as_bool());
+    case Type::kInt: return Int(v.as_int());
+    case Type::kDouble: return Double(v.as_double());
+    case Type::kString: return String(v.as_string());
+    case Type::kArray:
+      StartArray();
+      for (const Value& item : v.items()) Val(item);
+      return EndArray();
+    case Type::kObject:
+      StartObject();
+      for (const Member& m : v.members()) {
+        Key(m.key);
+        Val(m.value);
+      }
+      return EndObject();
+  }
+  return *this;
+}
+
+Writer& Writer::KVOrNull(std::string_view k, const std::optional<std::string>& v) {
+  Key(k);
+  if (v && !v->empty()) return String(*v);
+  return Null();
+}
+
+const std::string& Writer::str() const {
+  impl_->out.assign(impl_->buffer.GetString(), impl_->buffer.GetSize());
+  return impl_->out;
+}
+
+std::string Writer::Take() {
+  return std::string(impl_->buffer.GetString(), impl_->buffer.GetSize());
+}
+
+std::string Quote(std::string_view s) {
+  Writer w;
+  w.String(s);
+  return w.Take();
+}
+
+}  // namespace ward::json
