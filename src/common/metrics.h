@@ -58,7 +58,7 @@ class Registry {
   std::string Render() const;  // text/plain; version=0.0.4
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::vector<std::unique_ptr<Counter>> counters_;
   std::vector<std::unique_ptr<Histogram>> histograms_;
 };

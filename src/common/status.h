@@ -24,6 +24,8 @@ class Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // Lets WARD_ASSIGN_OR_RETURN / Err() work in functions that return a plain Status.
+  Status(std::unexpected<Status> e) : Status(std::move(e.error())) {}
 
   static Status Ok() { return {}; }
   bool ok() const { return code_ == StatusCode::kOk; }

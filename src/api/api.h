@@ -1,0 +1,105 @@
+#pragma once
+// The REST surface: MDE-compatible /api/* resources, Ward's management API, and the Azure-AD-shaped
+// identity endpoints, behind one middleware chain:
+//   request id → route → (for /api/*) bearer authentication → rate limit → handler → audit → metrics.
+// Every error leaves in MDE's envelope. Handlers are plain functions over a Call.
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api/odata.h"
+#include "api/rate_limiter.h"
+#include "common/metrics.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "identity/keys.h"
+#include "identity/token_service.h"
+#include "json/json.h"
+#include "rbac/authorizer.h"
+#include "state/state_store.h"
+
+namespace ward::api {
+
+struct Services {
+  state::StateStore& store;
+  identity::KeyManager& keys;
+  identity::TokenService& tokens;
+  rbac::Authorizer& authz;
+  RateLimiter& limiter;
+  metrics::Registry& metrics;
+};
+
+// One authenticated API call in flight.
+class Call {
+ public:
+  Call(Services& s, http::Request& req, http::Response& res, const rbac::Principal& p)
+      : services(s), req(req), res(res), principal(p) {}
+
+  Services& services;
+  http::Request& req;
+  http::Response& res;
+  const rbac::Principal& principal;
+  std::string audit_target;  // set by handlers that change state
+
+  const std::string& tenant() const { return principal.tenant_id; }
+  // Authorization (rbac::Authorizer) with the caller's principal.
+  Status Require(const rbac::Requirement& r) { return services.authz.Check(principal, r); }
+  // The request body as a JSON object; InvalidRequestBody when malformed.
+  Result<json::Value> JsonBody() const;
+  // Parsed query options for an entity set; errors are ODataError.
+  Result<odata::Query> ODataQuery(const odata::EntitySchema& schema) const;
+  std::string BaseUrl() const;  // scheme://host as the client reached us
+
+  void Json(int status, std::string body);
+  void Fail(const Status& st, std::string_view mde_code = "");
+  // {"@odata.context": ".../$metadata#<set>", "value": [...], "@odata.nextLink"?}
+  void ODataList(const odata::EntitySchema& schema, const odata::Query& q, std::vector<json::Value> entities);
+  void ODataEntity(std::string_view entity_set, const json::Value& entity, int status = 200);
+  void NoContent() { res.status = 204; }
+};
+
+using CallHandler = std::function<void(Call&)>;
+
+class Api {
+ public:
+  explicit Api(Services services);
+
+  // Registers an authenticated /api route. rate_route overrides the rate-limit key (defaults to pattern).
+  void Add(std::string method, std::string pattern, CallHandler handler);
+
+  // The http::Server callbacks.
+  void Handle(http::Request& req, http::Response& res);
+  void RenderError(int status, std::string_view code, std::string_view message, const http::Request& req,
+                   http::Response& res);
+  void OnComplete(const http::Request& req, const http::Response& res, std::chrono::nanoseconds elapsed);
+
+  Services& services() { return services_; }
+  http::Router& router() { return router_; }
+
+ private:
+  void Authenticated(http::Request& req, http::Response& res, const CallHandler& handler);
+  void Audit(const Call& call);
+
+  Services services_;
+  http::Router router_;
+  metrics::Counter* requests_ = nullptr;
+  metrics::Histogram* latency_ = nullptr;
+  metrics::Counter* denials_ = nullptr;
+};
+
+// Route groups, each in its own file.
+void RegisterIdentityRoutes(Api& api);     // oauth_routes.cc
+void RegisterOperationalRoutes(Api& api);  // healthz, readyz, metrics
+void RegisterManagementRoutes(Api& api);   // management_routes.cc
+void RegisterMachineRoutes(Api& api);      // machine_routes.cc
+void RegisterAuditRoutes(Api& api);        // audit_routes.cc
+
+// Requirements shared by route files.
+namespace requirements {
+const rbac::Requirement& ManagePortal();
+const rbac::Requirement& ReadAudit();
+const rbac::Requirement& ReadMachines();
+}  // namespace requirements
+
+}  // namespace ward::api

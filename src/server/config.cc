@@ -1,0 +1,108 @@
+#include "server/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "json/json.h"
+
+namespace ward::server {
+namespace {
+
+Status CheckKeys(const json::Value& obj, const std::set<std::string>& allowed, const std::string& where) {
+  for (const json::Member& m : obj.members()) {
+    if (!allowed.count(m.key)) return InvalidArgument("config.json: unknown key '" + m.key + "' in " + where);
+  }
+  return Status::Ok();
+}
+
+Result<api::RateLimit> ReadLimit(const json::Value& v, api::RateLimit base, const std::string& where) {
+  if (!v.is_object()) return Err(InvalidArgument("config.json: " + where + " must be an object"));
+  WARD_RETURN_IF_ERROR(CheckKeys(v, {"perMinute", "perHour"}, where));
+  if (const json::Value* m = v.Find("perMinute")) {
+    if (!m->is_int() || m->as_int() < 1) return Err(InvalidArgument("config.json: " + where + ".perMinute must be >= 1"));
+    base.per_minute = m->as_int();
+  }
+  if (const json::Value* h = v.Find("perHour")) {
+    if (!h->is_int() || h->as_int() < 1) return Err(InvalidArgument("config.json: " + where + ".perHour must be >= 1"));
+    base.per_hour = h->as_int();
+  }
+  return base;
+}
+
+}  // namespace
+
+api::RateLimiterConfig MdeDefaultRateLimits() {
+  api::RateLimiterConfig c;
+  c.per_route["/api/alerts/batchUpdate"] = {10, 500};
+  c.per_route["/api/alerts/CreateAlertByReference"] = {15, 1500};
+  c.per_route["/api/machineactions/{id}/getPackageUri"] = {2, 120};
+  c.per_route["/api/indicators/import"] = {30, 1500};
+  c.per_route["/api/indicators/BatchDelete"] = {30, 1500};
+  c.per_route["/api/machines/{id}/runliveresponse"] = {10, 1500};
+  c.per_route["/api/advancedqueries/run"] = {45, 1500};
+  c.per_route["/api/advancedhunting/run"] = {45, 1500};
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& data_dir) {
+  Config cfg;
+  cfg.rate_limits = MdeDefaultRateLimits();
+  std::string path = data_dir + "/config.json";
+  std::ifstream in(path);
+  if (!in) return cfg;  // no file: defaults
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto doc = json::Value::Parse(ss.str());
+  if (!doc) return Err(InvalidArgument("config.json: " + doc.error().message()));
+  if (!doc->is_object()) return Err(InvalidArgument("config.json must hold an object"));
+  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits"}, "the top level"));
+  if (auto u = doc->GetString("publicUrl")) cfg.public_url = *u;
+  if (auto l = doc->GetString("logLevel")) {
+    if (*l != "debug" && *l != "info" && *l != "warn" && *l != "error") {
+      return Err(InvalidArgument("config.json: logLevel must be debug, info, warn or error"));
+    }
+    cfg.log_level = *l;
+  }
+  if (const json::Value* rl = doc->Find("rateLimits")) {
+    if (!rl->is_object()) return Err(InvalidArgument("config.json: rateLimits must be an object"));
+    WARD_RETURN_IF_ERROR(CheckKeys(*rl, {"enabled", "perMinute", "perHour", "routes"}, "rateLimits"));
+    if (auto e = rl->GetBool("enabled")) cfg.rate_limits.enabled = *e;
+    json::Value defaults = json::Value::Object();
+    if (const json::Value* m = rl->Find("perMinute")) defaults.Set("perMinute", *m);
+    if (const json::Value* h = rl->Find("perHour")) defaults.Set("perHour", *h);
+    WARD_ASSIGN_OR_RETURN(cfg.rate_limits.defaults, ReadLimit(defaults, cfg.rate_limits.defaults, "rateLimits"));
+    if (const json::Value* routes = rl->Find("routes")) {
+      if (!routes->is_object()) return Err(InvalidArgument("config.json: rateLimits.routes must be an object"));
+      for (const json::Member& m : routes->members()) {
+        WARD_ASSIGN_OR_RETURN(cfg.rate_limits.per_route[m.key],
+                              ReadLimit(m.value, cfg.rate_limits.defaults, "rateLimits.routes." + m.key));
+      }
+    }
+  }
+  if (const json::Value* lim = doc->Find("limits")) {
+    if (!lim->is_object()) return Err(InvalidArgument("config.json: limits must be an object"));
+    WARD_RETURN_IF_ERROR(CheckKeys(*lim, {"maxBodyBytes", "maxHeaderBytes"}, "limits"));
+    if (auto b = lim->GetInt("maxBodyBytes")) cfg.max_body_bytes = static_cast<size_t>(*b);
+    if (auto h = lim->GetInt("maxHeaderBytes")) cfg.max_header_bytes = static_cast<size_t>(*h);
+  }
+  return cfg;
+}
+
+Status WriteDefaultConfig(const std::string& data_dir, const std::string& public_url) {
+  json::Value doc = json::Value::Object();
+  if (!public_url.empty()) doc.Set("publicUrl", public_url);
+  doc.Set("logLevel", "info");
+  json::Value rl = json::Value::Object();
+  rl.Set("enabled", true);
+  rl.Set("perMinute", 100);
+  rl.Set("perHour", 1500);
+  doc.Set("rateLimits", std::move(rl));
+  std::ofstream out(data_dir + "/config.json");
+  out << doc.Serialize() << "\n";
+  if (!out) return Internal("cannot write " + data_dir + "/config.json");
+  return Status::Ok();
+}
+
+}  // namespace ward::server

@@ -1,0 +1,33 @@
+#pragma once
+// Server configuration: <data-dir>/config.json (written by `ward init`, editable), overridden by
+// command-line flags. Unknown keys are rejected so that a typo does not silently do nothing.
+//
+// {
+//   "publicUrl": "https://ward.example.com",          // issuer base and onboarding URL
+//   "logLevel": "info",                                 // debug|info|warn|error
+//   "rateLimits": {"enabled": true, "perMinute": 100, "perHour": 1500,
+//                  "routes": {"/api/alerts/batchUpdate": {"perMinute": 10, "perHour": 500}}},
+//   "limits": {"maxBodyBytes": 4194304, "maxHeaderBytes": 16384}
+// }
+#include <string>
+
+#include "api/rate_limiter.h"
+#include "common/status.h"
+
+namespace ward::server {
+
+struct Config {
+  std::string public_url;
+  std::string log_level = "info";
+  api::RateLimiterConfig rate_limits;
+  size_t max_body_bytes = 4 * 1024 * 1024;
+  size_t max_header_bytes = 16 * 1024;
+};
+
+// MDE's per-endpoint exceptions to the 100/min + 1,500/h default (reference/mde-api.md §6).
+api::RateLimiterConfig MdeDefaultRateLimits();
+
+Result<Config> LoadConfig(const std::string& data_dir);
+Status WriteDefaultConfig(const std::string& data_dir, const std::string& public_url);
+
+}  // namespace ward::server

@@ -1,0 +1,443 @@
+// ward: the server and its admin CLI.
+//   ward init   --data-dir DIR [--tenant-name NAME] [--public-url URL] [--json]
+//   ward server --data-dir DIR --listen HOST:PORT [--tls | --tls-cert F --tls-key F] [--insecure-http]
+//   ward admin  <tenants|users|user-groups|roles|device-groups|apps|keys|machines> ... --data-dir DIR
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "common/crypto.h"
+#include "common/version.h"
+#include "identity/keys.h"
+#include "identity/password.h"
+#include "json/json.h"
+#include "rbac/device_groups.h"
+#include "rbac/permissions.h"
+#include "server/bootstrap.h"
+#include "server/config.h"
+#include "server/run_server.h"
+#include "state/sqlite_state_store.h"
+
+namespace {
+
+using namespace ward;
+
+int Fail(const Status& st) {
+  std::fprintf(stderr, "ward: %s\n", st.message().c_str());
+  return st.code() == StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+Result<std::unique_ptr<state::SqliteStateStore>> OpenStore(const std::string& dir) {
+  if (!std::filesystem::exists(dir + "/state.db")) {
+    return Err(FailedPrecondition("no Ward data in " + dir + "; run `ward init --data-dir " + dir + "` first"));
+  }
+  return state::SqliteStateStore::Open(dir + "/state.db");
+}
+
+std::vector<std::string> SplitCsv(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size() && !s.empty()) {
+    size_t comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > pos) out.push_back(s.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return out;
+}
+
+void PrintJson(const json::Value& v) { std::printf("%s\n", v.Serialize().c_str()); }
+
+int Init(const std::string& dir, const std::string& tenant_name, const std::string& public_url, bool as_json) {
+  namespace fs = std::filesystem;
+  if (fs::exists(dir + "/state.db")) return Fail(AlreadyExists(dir + " is already initialised"));
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Fail(Internal("cannot create " + dir + ": " + ec.message()));
+  fs::permissions(dir, fs::perms::owner_all, ec);
+  auto store = state::SqliteStateStore::Open(dir + "/state.db");
+  if (!store) return Fail(store.error());
+  identity::KeyManager keys(**store);
+  if (Status st = keys.Initialize(); !st.ok()) return Fail(st);
+  auto tenant = server::CreateTenant(**store, tenant_name);
+  if (!tenant) return Fail(tenant.error());
+  auto admin = server::CreateUser(**store, tenant->tenant_id, "admin@ward.local", "Ward administrator", "");
+  if (!admin) return Fail(admin.error());
+  // The administrator joins the group that holds the built-in role.
+  state::Repo<state::UserGroup> groups(**store);
+  auto g = groups.Get(tenant->tenant_id, tenant->admin_group_id);
+  if (!g) return Fail(g.error());
+  g->member_ids.push_back(admin->id);
+  if (Status st = groups.Update(*g); !st.ok()) return Fail(st);
+  auto app = server::CreateApp(**store, tenant->tenant_id, "Ward API client", {"*"}, {"*"});
+  if (!app) return Fail(app.error());
+  if (Status st = server::WriteDefaultConfig(dir, public_url); !st.ok()) return Fail(st);
+  std::string api_url = public_url.empty() ? "http://127.0.0.1:8443" : public_url;
+  json::Value out = json::Value::Object();
+  out.Set("tenantId", tenant->tenant_id);
+  out.Set("adminUser", "admin@ward.local");
+  out.Set("adminPassword", admin->password);
+  out.Set("clientId", app->client_id);
+  out.Set("clientSecret", app->secret);
+  out.Set("apiUrl", api_url);
+  if (as_json) {
+    PrintJson(out);
+  } else {
+    std::printf("Initialised %s\n  tenant id:     %s\n  admin user:    admin@ward.local\n  admin password: %s\n"
+                "  client id:     %s\n  client secret: %s\n(secrets are shown only now; only their hashes are kept)\n",
+                dir.c_str(), tenant->tenant_id.c_str(), admin->password.c_str(), app->client_id.c_str(),
+                app->secret.c_str());
+  }
+  return 0;
+}
+
+// `ward admin ...`: each subcommand opens the store, resolves the tenant, acts, prints JSON.
+struct AdminArgs {
+  std::string data_dir;
+  std::string tenant;
+  std::string name, upn, password, display_name, permissions, delegated, role, user_group, user, group, kid, app;
+  std::string names, domains, tags, os, remediation = "No automated response";
+  int64_t rank = 1;
+  int days = 365;
+};
+
+int RunAdmin(const std::string& what, const std::string& verb, AdminArgs& a) {
+  auto store_r = OpenStore(a.data_dir);
+  if (!store_r) return Fail(store_r.error());
+  state::StateStore& store = **store_r;
+  if (what == "tenants") {
+    if (verb == "list") {
+      auto all = store.ListTenants();
+      if (!all) return Fail(all.error());
+      json::Value arr = json::Value::Array();
+      for (const auto& t : *all) arr.Append(json::Value::Object()).Set("id", t.id), arr.items().back().Set("name", t.name);
+      PrintJson(arr);
+      return 0;
+    }
+    auto t = server::CreateTenant(store, a.name.empty() ? "Ward tenant" : a.name);
+    if (!t) return Fail(t.error());
+    json::Value out = json::Value::Object();
+    out.Set("tenantId", t->tenant_id);
+    PrintJson(out);
+    return 0;
+  }
+  if (what == "keys") {
+    identity::KeyManager keys(store);
+    if (verb == "rotate") {
+      auto kid = keys.Rotate();
+      if (!kid) return Fail(kid.error());
+      PrintJson(json::Value::Object().Set("kid", *kid)), void();
+      return 0;
+    }
+    if (verb == "retire") {
+      Status st = keys.Retire(a.kid);
+      return st.ok() ? 0 : Fail(st);
+    }
+    auto all = store.ListSigningKeys();
+    if (!all) return Fail(all.error());
+    json::Value arr = json::Value::Array();
+    for (const auto& k : *all) {
+      json::Value v = json::Value::Object();
+      v.Set("kid", k.kid);
+      v.Set("status", k.status);
+      v.Set("created", k.created_ms);
+      arr.Append(std::move(v));
+    }
+    PrintJson(arr);
+    return 0;
+  }
+  auto tenant_r = server::ResolveTenant(store, a.tenant);
+  if (!tenant_r) return Fail(tenant_r.error());
+  const std::string tenant = *tenant_r;
+
+  if (what == "users") {
+    state::Repo<state::User> users(store);
+    if (verb == "list") {
+      auto all = users.List(tenant);
+      if (!all) return Fail(all.error());
+      json::Value arr = json::Value::Array();
+      for (const auto& u : *all) {
+        json::Value v = json::Value::Object();
+        v.Set("id", u.id);
+        v.Set("userPrincipalName", u.upn);
+        v.Set("displayName", u.display_name);
+        v.Set("accountEnabled", u.enabled);
+        arr.Append(std::move(v));
+      }
+      PrintJson(arr);
+      return 0;
+    }
+    if (verb == "create") {
+      auto u = server::CreateUser(store, tenant, a.upn, a.display_name, a.password);
+      if (!u) return Fail(u.error());
+      json::Value out = json::Value::Object();
+      out.Set("id", u->id);
+      out.Set("userPrincipalName", a.upn);
+      out.Set("password", u->password);
+      PrintJson(out);
+      return 0;
+    }
+    auto u = users.GetByUniqueKey(tenant, a.upn);
+    if (!u) return Fail(NotFound("user " + a.upn + " not found"));
+    if (verb == "set-password") {
+      std::string pw = a.password.empty() ? RandomToken(18) : a.password;
+      if (pw.size() < 12) return Fail(InvalidArgument("the password must have at least 12 characters"));
+      auto hash = identity::HashPassword(pw);
+      if (!hash) return Fail(hash.error());
+      u->password_hash = *hash;
+      if (Status st = users.Update(*u); !st.ok()) return Fail(st);
+      PrintJson(json::Value::Object().Set("password", pw)), void();
+      return 0;
+    }
+    u->enabled = verb == "enable";
+    Status st = users.Update(*u);
+    return st.ok() ? 0 : Fail(st);
+  }
+  if (what == "user-groups") {
+    state::Repo<state::UserGroup> groups(store);
+    if (verb == "create") {
+      state::UserGroup g;
+      g.tenant_id = tenant;
+      g.id = NewGuid();
+      g.name = a.name;
+      if (g.name.empty()) return Fail(InvalidArgument("--name is required"));
+      if (Status st = groups.Insert(g); !st.ok()) return Fail(st);
+      PrintJson(json::Value::Object().Set("id", g.id)), void();
+      return 0;
+    }
+    if (verb == "add-member") {
+      auto g = groups.GetByUniqueKey(tenant, a.group);
+      if (!g) g = groups.Get(tenant, a.group);
+      if (!g) return Fail(NotFound("user group " + a.group + " not found"));
+      auto u = state::Repo<state::User>(store).GetByUniqueKey(tenant, a.user);
+      if (!u) return Fail(NotFound("user " + a.user + " not found"));
+      g->member_ids.push_back(u->id);
+      Status st = groups.Update(*g);
+      return st.ok() ? 0 : Fail(st);
+    }
+    auto all = groups.List(tenant);
+    if (!all) return Fail(all.error());
+    json::Value arr = json::Value::Array();
+    for (const auto& g : *all) arr.Append(state::ToJson(g));
+    PrintJson(arr);
+    return 0;
+  }
+  if (what == "roles") {
+    state::Repo<state::Role> roles(store);
+    if (verb == "create") {
+      state::Role r;
+      r.tenant_id = tenant;
+      r.id = NewGuid();
+      r.name = a.name;
+      if (r.name.empty()) return Fail(InvalidArgument("--name is required"));
+      for (const std::string& p : SplitCsv(a.permissions)) {
+        auto parsed = rbac::ParsePortalPermission(p);
+        if (!parsed) return Fail(InvalidArgument("unknown permission " + p));
+        r.permissions.emplace_back(rbac::PortalPermissionName(*parsed));
+      }
+      if (Status st = roles.Insert(r); !st.ok()) return Fail(st);
+      PrintJson(json::Value::Object().Set("id", r.id)), void();
+      return 0;
+    }
+    if (verb == "assign") {
+      auto r = roles.GetByUniqueKey(tenant, a.role);
+      if (!r) return Fail(NotFound("role " + a.role + " not found"));
+      auto g = state::Repo<state::UserGroup>(store).GetByUniqueKey(tenant, a.user_group);
+      if (!g) return Fail(NotFound("user group " + a.user_group + " not found"));
+      r->user_group_ids.push_back(g->id);
+      Status st = roles.Update(*r);
+      return st.ok() ? 0 : Fail(st);
+    }
+    auto all = roles.List(tenant);
+    if (!all) return Fail(all.error());
+    json::Value arr = json::Value::Array();
+    for (const auto& r : *all) arr.Append(state::ToJson(r));
+    PrintJson(arr);
+    return 0;
+  }
+  if (what == "device-groups") {
+    state::Repo<state::DeviceGroup> dgs(store);
+    if (verb == "create") {
+      state::DeviceGroup g;
+      g.tenant_id = tenant;
+      g.name = a.name;
+      g.rank = a.rank;
+      g.remediation_level = a.remediation;
+      g.rules.name = SplitCsv(a.names);
+      g.rules.domain = SplitCsv(a.domains);
+      g.rules.tag = SplitCsv(a.tags);
+      g.rules.os_platform = SplitCsv(a.os);
+      if (Status st = rbac::ValidateDeviceGroup(g); !st.ok()) return Fail(st);
+      auto id = store.NextSequence(tenant, "device_group");
+      if (!id) return Fail(id.error());
+      g.id = *id;
+      if (Status st = dgs.Insert(g); !st.ok()) return Fail(st);
+      if (auto re = rbac::RecomputeDeviceGroups(store, tenant); !re) return Fail(re.error());
+      PrintJson(json::Value::Object().Set("id", g.id)), void();
+      return 0;
+    }
+    if (verb == "grant") {
+      auto g = dgs.GetByUniqueKey(tenant, a.group);
+      if (!g) return Fail(NotFound("device group " + a.group + " not found"));
+      auto ug = state::Repo<state::UserGroup>(store).GetByUniqueKey(tenant, a.user_group);
+      if (!ug) return Fail(NotFound("user group " + a.user_group + " not found"));
+      g->user_group_ids.push_back(ug->id);
+      Status st = dgs.Update(*g);
+      return st.ok() ? 0 : Fail(st);
+    }
+    auto all = dgs.List(tenant);
+    if (!all) return Fail(all.error());
+    json::Value arr = json::Value::Array();
+    for (const auto& g : *all) arr.Append(state::ToJson(g));
+    PrintJson(arr);
+    return 0;
+  }
+  if (what == "apps") {
+    if (verb == "create") {
+      auto app = server::CreateApp(store, tenant, a.name.empty() ? "Ward API client" : a.name, SplitCsv(a.permissions),
+                                   SplitCsv(a.delegated), a.days);
+      if (!app) return Fail(app.error());
+      json::Value out = json::Value::Object();
+      out.Set("clientId", app->client_id);
+      out.Set("clientSecret", app->secret);
+      PrintJson(out);
+      return 0;
+    }
+    if (verb == "add-secret") {
+      auto secret = server::AddAppSecret(store, tenant, a.app, a.days);
+      if (!secret) return Fail(secret.error());
+      json::Value out = json::Value::Object();
+      out.Set("clientId", state::LowerAscii(a.app));
+      out.Set("clientSecret", *secret);
+      PrintJson(out);
+      return 0;
+    }
+    auto all = state::Repo<state::App>(store).List(tenant);
+    if (!all) return Fail(all.error());
+    json::Value arr = json::Value::Array();
+    for (auto a2 : *all) {
+      for (auto& s : a2.secrets) s.hash = "(hidden)";
+      arr.Append(state::ToJson(a2));
+    }
+    PrintJson(arr);
+    return 0;
+  }
+  if (what == "machines") {
+    // Registers a device record by hand (recovery, demos); sensors enroll themselves.
+    state::Machine m;
+    m.tenant_id = tenant;
+    m.id = HexEncode(Sha1(tenant + "/" + state::LowerAscii(a.name)));
+    m.computer_dns_name = a.name;
+    m.domain = a.domains;
+    m.os_platform = a.os.empty() ? "Linux" : a.os;
+    m.tags = SplitCsv(a.tags);
+    m.onboarding_status = "Onboarded";
+    m.health_status = "Active";
+    m.first_seen_ms = m.last_seen_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto groups = state::Repo<state::DeviceGroup>(store).List(tenant);
+    if (!groups) return Fail(groups.error());
+    m.rbac_group_id = rbac::AssignDeviceGroup(*groups, m);
+    if (a.name.empty()) return Fail(InvalidArgument("--name is required"));
+    if (Status st = state::Repo<state::Machine>(store).Insert(m); !st.ok()) return Fail(st);
+    json::Value out = json::Value::Object();
+    out.Set("id", m.id);
+    out.Set("rbacGroupId", m.rbac_group_id ? json::Value(*m.rbac_group_id) : json::Value());
+    PrintJson(out);
+    return 0;
+  }
+  return Fail(InvalidArgument("unknown admin command"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Ward: a self-hosted EDR server with a Microsoft Defender for Endpoint compatible API"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ward ") + ward::kVersion);
+
+  std::string data_dir, tenant_name = "Ward demo tenant", public_url;
+  bool as_json = false;
+  auto* init = app.add_subcommand("init", "Create a data directory with a tenant, an administrator and an app");
+  init->add_option("--data-dir", data_dir, "Data directory")->required();
+  init->add_option("--tenant-name", tenant_name, "Tenant display name");
+  init->add_option("--public-url", public_url, "URL clients use to reach the server");
+  init->add_flag("--json", as_json, "Print the credentials as one JSON object");
+
+  ward::server::ServeOptions serve;
+  auto* srv = app.add_subcommand("server", "Serve the API");
+  srv->add_option("--data-dir", serve.data_dir, "Data directory")->required();
+  srv->add_option("--listen", serve.listen, "host:port (IPv6 as [::1]:port)");
+  srv->add_option("--tls-cert", serve.tls_cert, "PEM certificate chain");
+  srv->add_option("--tls-key", serve.tls_key, "PEM private key");
+  srv->add_flag("--tls", serve.self_signed_tls, "Serve HTTPS with a self-signed certificate kept in <data-dir>/tls");
+  srv->add_flag("--insecure-http", serve.insecure_http, "Allow plain HTTP on a non-loopback address");
+  srv->add_option("--public-url", serve.public_url, "URL clients use to reach the server (token issuer)");
+  srv->add_option("--threads", serve.threads, "Worker threads (default: one per core)");
+  srv->add_flag("--no-rate-limits", serve.disable_rate_limits, "Disable rate limits (benchmarks)");
+
+  AdminArgs a;
+  auto* admin = app.add_subcommand("admin", "Manage tenants, users, groups, roles, apps and keys in a data directory");
+  admin->require_subcommand(1);
+  std::string what, verb;
+  auto add_common = [&](CLI::App* c) {
+    c->add_option("--data-dir", a.data_dir, "Data directory")->required();
+    c->add_option("--tenant", a.tenant, "Tenant id or name (default: the only tenant)");
+  };
+  struct Spec {
+    const char* what;
+    std::vector<const char*> verbs;
+  };
+  std::vector<Spec> specs = {
+      {"tenants", {"list", "create"}},
+      {"users", {"list", "create", "set-password", "disable", "enable"}},
+      {"user-groups", {"list", "create", "add-member"}},
+      {"roles", {"list", "create", "assign"}},
+      {"device-groups", {"list", "create", "grant"}},
+      {"apps", {"list", "create", "add-secret"}},
+      {"keys", {"list", "rotate", "retire"}},
+      {"machines", {"register"}},
+  };
+  for (const Spec& s : specs) {
+    auto* group = admin->add_subcommand(s.what);
+    group->require_subcommand(1);
+    for (const char* v : s.verbs) {
+      auto* cmd = group->add_subcommand(v);
+      add_common(cmd);
+      cmd->add_option("--name", a.name);
+      cmd->add_option("--upn,--user-name", a.upn);
+      cmd->add_option("--password", a.password);
+      cmd->add_option("--display-name", a.display_name);
+      cmd->add_option("--permissions", a.permissions, "Comma-separated; * = all");
+      cmd->add_option("--delegated", a.delegated, "Comma-separated delegated permissions; * = all");
+      cmd->add_option("--role", a.role);
+      cmd->add_option("--user-group", a.user_group);
+      cmd->add_option("--user", a.user);
+      cmd->add_option("--group", a.group);
+      cmd->add_option("--kid", a.kid);
+      cmd->add_option("--app", a.app);
+      cmd->add_option("--rank", a.rank);
+      cmd->add_option("--days", a.days);
+      cmd->add_option("--names", a.names, "Device-name patterns, comma-separated");
+      cmd->add_option("--domains,--domain", a.domains);
+      cmd->add_option("--tags", a.tags);
+      cmd->add_option("--os", a.os);
+      cmd->add_option("--remediation-level", a.remediation);
+      cmd->callback([&what, &verb, s, v] {
+        what = s.what;
+        verb = v;
+      });
+    }
+  }
+
+  CLI11_PARSE(app, argc, argv);
+  if (init->parsed()) return Init(data_dir, tenant_name, public_url, as_json);
+  if (srv->parsed()) {
+    ward::Status st = ward::server::Serve(serve);
+    return st.ok() ? 0 : Fail(st);
+  }
+  if (admin->parsed()) return RunAdmin(what, verb, a);
+  return 2;
+}

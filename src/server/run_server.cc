@@ -1,0 +1,137 @@
+#include "server/run_server.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "api/api.h"
+#include "common/log.h"
+#include "http/server.h"
+#include "identity/keys.h"
+#include "identity/token_service.h"
+#include "rbac/authorizer.h"
+#include "server/config.h"
+#include "state/sqlite_state_store.h"
+
+namespace ward::server {
+
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
+  std::string host;
+  std::string port;
+  if (!listen.empty() && listen[0] == '[') {
+    size_t close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return Err(InvalidArgument("--listen must look like [::1]:8443"));
+    }
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) return Err(InvalidArgument("--listen must look like 127.0.0.1:8443"));
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (host.empty() || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    return Err(InvalidArgument("--listen must be host:port with a port from 0 to 65535"));
+  }
+  return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+Status Serve(const ServeOptions& o) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(o.data_dir + "/state.db")) {
+    return FailedPrecondition("no Ward data in " + o.data_dir + "; run `ward init --data-dir " + o.data_dir + "` first");
+  }
+  WARD_ASSIGN_OR_RETURN(Config cfg, LoadConfig(o.data_dir));
+  log::SetLevel(cfg.log_level == "debug" ? log::Level::kDebug
+                : cfg.log_level == "warn" ? log::Level::kWarn
+                : cfg.log_level == "error" ? log::Level::kError
+                                           : log::Level::kInfo);
+  WARD_ASSIGN_OR_RETURN(auto listen, ParseListen(o.listen));
+  auto [host, port] = listen;
+
+  http::ServerOptions http_opts;
+  http_opts.address = host == "localhost" ? "127.0.0.1" : host;
+  http_opts.port = port;
+  http_opts.threads = o.threads;
+  http_opts.max_body_bytes = cfg.max_body_bytes;
+  http_opts.max_header_bytes = cfg.max_header_bytes;
+  http_opts.tls_cert_file = o.tls_cert;
+  http_opts.tls_key_file = o.tls_key;
+  if (o.tls_cert.empty() != o.tls_key.empty()) return InvalidArgument("--tls-cert and --tls-key go together");
+  bool want_self_signed = o.self_signed_tls || (o.tls_cert.empty() && !IsLoopback(host) && !o.insecure_http);
+  if (o.tls_cert.empty() && want_self_signed) {
+    std::string dir = o.data_dir + "/tls";
+    http_opts.tls_cert_file = dir + "/server.crt";
+    http_opts.tls_key_file = dir + "/server.key";
+    if (!fs::exists(http_opts.tls_cert_file)) {
+      fs::create_directories(dir);
+      std::vector<std::string> names = {"localhost", "127.0.0.1", "::1"};
+      if (!IsLoopback(host) && host != "0.0.0.0" && host != "::") names.push_back(host);
+      WARD_RETURN_IF_ERROR(http::GenerateSelfSignedCertificate(http_opts.tls_cert_file, http_opts.tls_key_file, names));
+      log::Info("generated a self-signed certificate", {{"cert", http_opts.tls_cert_file}});
+    }
+  }
+  bool tls = !http_opts.tls_cert_file.empty();
+  if (!tls && !IsLoopback(host) && !o.insecure_http) {
+    return InvalidArgument("listening on a non-loopback address needs TLS (--tls-cert/--tls-key) or --insecure-http");
+  }
+
+  std::string public_url = !o.public_url.empty() ? o.public_url : cfg.public_url;
+  if (public_url.empty()) {
+    std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    public_url = std::string(tls ? "https://" : "http://") + shown + ":" + std::to_string(port);
+  }
+
+  WARD_ASSIGN_OR_RETURN(auto store, state::SqliteStateStore::Open(o.data_dir + "/state.db"));
+  identity::KeyManager keys(*store);
+  WARD_RETURN_IF_ERROR(keys.Initialize());
+  identity::TokenService tokens(*store, keys, identity::IdentityConfig{public_url});
+  rbac::Authorizer authz(*store);
+  api::RateLimiterConfig limits = cfg.rate_limits;
+  if (o.disable_rate_limits) limits.enabled = false;
+  api::RateLimiter limiter(limits);
+  metrics::Registry registry;
+  api::Api api(api::Services{*store, keys, tokens, authz, limiter, registry});
+  api::RegisterOperationalRoutes(api);
+  api::RegisterIdentityRoutes(api);
+  api::RegisterManagementRoutes(api);
+  api::RegisterMachineRoutes(api);
+  api::RegisterAuditRoutes(api);
+
+  // Block the signals in every thread; the main thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  http::Server server(
+      http_opts, [&api](http::Request& req, http::Response& res) { api.Handle(req, res); },
+      [&api](int status, std::string_view code, std::string_view message, const http::Request& req,
+             http::Response& res) { api.RenderError(status, code, message, req, res); },
+      [&api](const http::Request& req, const http::Response& res, std::chrono::nanoseconds elapsed) {
+        api.OnComplete(req, res, elapsed);
+      });
+  WARD_ASSIGN_OR_RETURN(uint16_t bound, server.Start());
+  std::string url = std::string(tls ? "https://" : "http://") +
+                    (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(bound);
+  log::Info("listening", {{"url", url}, {"publicUrl", public_url}, {"dataDir", o.data_dir}});
+  std::printf("ward listening on %s\n", url.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.Stop();
+  log::Info("stopped");
+  return Status::Ok();
+}
+
+}  // namespace ward::server

@@ -1,0 +1,186 @@
+#include "state/records.h"
+
+namespace ward::state {
+namespace {
+
+// Each record lists its fields once (VisitFields); the two visitors below turn that list into the
+// JSON encoder and decoder, so the stored form cannot drift from the struct.
+struct Encoder {
+  json::Value out = json::Value::Object();
+  void operator()(const char* k, const std::string& v) { out.Set(k, v); }
+  void operator()(const char* k, const int64_t& v) { out.Set(k, v); }
+  void operator()(const char* k, const bool& v) { out.Set(k, v); }
+  void operator()(const char* k, const std::vector<std::string>& v) { out.Set(k, StringArray(v)); }
+  void operator()(const char* k, const std::optional<int64_t>& v) {
+    out.Set(k, v ? json::Value(*v) : json::Value());
+  }
+  void operator()(const char* k, const DeviceGroupRules& v);
+  void operator()(const char* k, const std::vector<AppSecret>& v);
+};
+
+struct Decoder {
+  const json::Value& in;
+  Status status;
+  void Fail(const char* k) {
+    if (status.ok()) status = Internal(std::string("stored record has a bad field '") + k + "'");
+  }
+  void operator()(const char* k, std::string& v) {
+    const json::Value* f = in.Find(k);
+    if (!f || f->is_null()) return;
+    if (!f->is_string()) return Fail(k);
+    v = f->as_string();
+  }
+  void operator()(const char* k, int64_t& v) {
+    const json::Value* f = in.Find(k);
+    if (!f || f->is_null()) return;
+    if (!f->is_number()) return Fail(k);
+    v = f->as_int();
+  }
+  void operator()(const char* k, bool& v) {
+    const json::Value* f = in.Find(k);
+    if (!f || f->is_null()) return;
+    if (!f->is_bool()) return Fail(k);
+    v = f->as_bool();
+  }
+  void operator()(const char* k, std::vector<std::string>& v) {
+    const json::Value* f = in.Find(k);
+    if (!f || f->is_null()) return;
+    auto arr = ReadStringArray(f);
+    if (!arr) return Fail(k);
+    v = std::move(*arr);
+  }
+  void operator()(const char* k, std::optional<int64_t>& v) {
+    const json::Value* f = in.Find(k);
+    if (!f || f->is_null()) { v.reset(); return; }
+    if (!f->is_number()) return Fail(k);
+    v = f->as_int();
+  }
+  void operator()(const char* k, DeviceGroupRules& v);
+  void operator()(const char* k, std::vector<AppSecret>& v);
+};
+
+template <class V> void VisitFields(DeviceGroupRules& r, V& v) {
+  v("name", r.name); v("domain", r.domain); v("tag", r.tag); v("osPlatform", r.os_platform);
+}
+template <class V> void VisitFields(AppSecret& r, V& v) {
+  v("id", r.id); v("hash", r.hash); v("hint", r.hint); v("displayName", r.display_name);
+  v("createdMs", r.created_ms); v("expiresMs", r.expires_ms);
+}
+template <class V> void VisitFields(User& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("upn", r.upn); v("displayName", r.display_name);
+  v("passwordHash", r.password_hash); v("enabled", r.enabled); v("createdMs", r.created_ms);
+}
+template <class V> void VisitFields(UserGroup& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("name", r.name); v("description", r.description);
+  v("memberIds", r.member_ids);
+}
+template <class V> void VisitFields(Role& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("name", r.name); v("description", r.description);
+  v("permissions", r.permissions); v("userGroupIds", r.user_group_ids); v("builtin", r.builtin);
+}
+template <class V> void VisitFields(DeviceGroup& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("name", r.name); v("description", r.description);
+  v("rank", r.rank); v("remediationLevel", r.remediation_level); v("rules", r.rules);
+  v("userGroupIds", r.user_group_ids); v("isDefault", r.is_default);
+}
+template <class V> void VisitFields(App& r, V& v) {
+  v("tenantId", r.tenant_id); v("clientId", r.client_id); v("displayName", r.display_name);
+  v("appPermissions", r.app_permissions); v("delegatedPermissions", r.delegated_permissions);
+  v("redirectUris", r.redirect_uris); v("publicClient", r.public_client); v("enabled", r.enabled);
+  v("secrets", r.secrets); v("createdMs", r.created_ms);
+}
+template <class V> void VisitFields(Machine& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("computerDnsName", r.computer_dns_name); v("domain", r.domain);
+  v("osPlatform", r.os_platform); v("osVersion", r.os_version); v("tags", r.tags);
+  v("rbacGroupId", r.rbac_group_id); v("healthStatus", r.health_status);
+  v("onboardingStatus", r.onboarding_status); v("lastIpAddress", r.last_ip_address);
+  v("deviceValue", r.device_value); v("firstSeenMs", r.first_seen_ms); v("lastSeenMs", r.last_seen_ms);
+}
+template <class V> void VisitFields(AuthCode& r, V& v) {
+  v("tenantId", r.tenant_id); v("codeHash", r.code_hash); v("clientId", r.client_id); v("userId", r.user_id);
+  v("redirectUri", r.redirect_uri); v("codeChallenge", r.code_challenge);
+  v("codeChallengeMethod", r.code_challenge_method); v("scope", r.scope); v("resource", r.resource);
+  v("nonce", r.nonce); v("expiresMs", r.expires_ms);
+}
+template <class V> void VisitFields(RefreshToken& r, V& v) {
+  v("tenantId", r.tenant_id); v("tokenHash", r.token_hash); v("clientId", r.client_id); v("userId", r.user_id);
+  v("scope", r.scope); v("resource", r.resource); v("expiresMs", r.expires_ms); v("revoked", r.revoked);
+}
+
+template <class R> json::Value Encode(const R& r) {
+  Encoder e;
+  VisitFields(const_cast<R&>(r), e);
+  return std::move(e.out);
+}
+
+template <class R> Result<R> Decode(const json::Value& v) {
+  if (!v.is_object()) return Err(Internal("stored record is not an object"));
+  R r;
+  Decoder d{v, {}};
+  VisitFields(r, d);
+  if (!d.status.ok()) return Err(d.status);
+  return r;
+}
+
+void Encoder::operator()(const char* k, const DeviceGroupRules& v) { out.Set(k, Encode(v)); }
+void Encoder::operator()(const char* k, const std::vector<AppSecret>& v) {
+  json::Value arr = json::Value::Array();
+  for (const AppSecret& s : v) arr.Append(Encode(s));
+  out.Set(k, std::move(arr));
+}
+void Decoder::operator()(const char* k, DeviceGroupRules& v) {
+  const json::Value* f = in.Find(k);
+  if (!f || f->is_null()) return;
+  auto r = Decode<DeviceGroupRules>(*f);
+  if (!r) return Fail(k);
+  v = std::move(*r);
+}
+void Decoder::operator()(const char* k, std::vector<AppSecret>& v) {
+  const json::Value* f = in.Find(k);
+  if (!f || f->is_null()) return;
+  if (!f->is_array()) return Fail(k);
+  v.clear();
+  for (const json::Value& item : f->items()) {
+    auto s = Decode<AppSecret>(item);
+    if (!s) return Fail(k);
+    v.push_back(std::move(*s));
+  }
+}
+
+}  // namespace
+
+json::Value StringArray(const std::vector<std::string>& values) {
+  json::Value arr = json::Value::Array();
+  for (const std::string& s : values) arr.Append(s);
+  return arr;
+}
+
+std::optional<std::vector<std::string>> ReadStringArray(const json::Value* v) {
+  if (!v || !v->is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  out.reserve(v->items().size());
+  for (const json::Value& item : v->items()) {
+    if (!item.is_string()) return std::nullopt;
+    out.push_back(item.as_string());
+  }
+  return out;
+}
+
+json::Value ToJson(const User& r) { return Encode(r); }
+json::Value ToJson(const UserGroup& r) { return Encode(r); }
+json::Value ToJson(const Role& r) { return Encode(r); }
+json::Value ToJson(const DeviceGroup& r) { return Encode(r); }
+json::Value ToJson(const App& r) { return Encode(r); }
+json::Value ToJson(const Machine& r) { return Encode(r); }
+json::Value ToJson(const AuthCode& r) { return Encode(r); }
+json::Value ToJson(const RefreshToken& r) { return Encode(r); }
+Result<User> UserFromJson(const json::Value& v) { return Decode<User>(v); }
+Result<UserGroup> UserGroupFromJson(const json::Value& v) { return Decode<UserGroup>(v); }
+Result<Role> RoleFromJson(const json::Value& v) { return Decode<Role>(v); }
+Result<DeviceGroup> DeviceGroupFromJson(const json::Value& v) { return Decode<DeviceGroup>(v); }
+Result<App> AppFromJson(const json::Value& v) { return Decode<App>(v); }
+Result<Machine> MachineFromJson(const json::Value& v) { return Decode<Machine>(v); }
+Result<AuthCode> AuthCodeFromJson(const json::Value& v) { return Decode<AuthCode>(v); }
+Result<RefreshToken> RefreshTokenFromJson(const json::Value& v) { return Decode<RefreshToken>(v); }
+
+}  // namespace ward::state

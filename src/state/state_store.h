@@ -1,0 +1,142 @@
+#pragma once
+// The state store: tenants, identity, RBAC, machines, short-lived OAuth artefacts, signing keys and
+// the audit log. StateStore is the seam for a second implementation (PostgreSQL for several nodes);
+// SqliteStateStore (sqlite_state_store.h) is the embedded default.
+//
+// Tenant-owned records are documents: (tenant_id, kind, id) → JSON body, with an optional unique
+// key per (tenant, kind) — for example a user's lower-cased UPN — and a version that increases on
+// every update. Every method takes the tenant id and every query filters on it, so no call can read
+// or change another tenant's rows. Repo<R> (below) gives typed access.
+//
+// Thread-safety: implementations are safe to call from many threads. Durability: a call that
+// returns OK has committed.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "json/json.h"
+#include "state/records.h"
+
+namespace ward::state {
+
+enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken };
+const char* KindName(Kind kind);
+
+struct Document {
+  std::string id;
+  std::string unique_key;  // empty = none
+  json::Value body;
+  int64_t version = 0;  // set by the store
+};
+
+struct AuditQuery {
+  int64_t limit = 100;
+  int64_t offset = 0;
+  std::optional<int64_t> since_ms;
+  std::optional<int64_t> until_ms;
+  std::string actor_id;  // empty = any
+  std::string action_prefix;  // empty = any
+  std::string result;  // empty = any
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  virtual Status CreateTenant(const Tenant& tenant) = 0;
+  virtual Result<Tenant> GetTenant(std::string_view id) = 0;
+  virtual Result<std::vector<Tenant>> ListTenants() = 0;
+
+  // AlreadyExists when the id or the unique key is taken.
+  virtual Status Insert(std::string_view tenant, Kind kind, const Document& doc) = 0;
+  // NotFound when absent; FailedPrecondition when expected_version is given and differs
+  // (optimistic concurrency: no lost updates between nodes).
+  virtual Status Update(std::string_view tenant, Kind kind, const Document& doc,
+                        std::optional<int64_t> expected_version = std::nullopt) = 0;
+  virtual Result<Document> Get(std::string_view tenant, Kind kind, std::string_view id) = 0;
+  virtual Result<Document> GetByUniqueKey(std::string_view tenant, Kind kind, std::string_view key) = 0;
+  virtual Result<std::vector<Document>> List(std::string_view tenant, Kind kind) = 0;
+  virtual Status Delete(std::string_view tenant, Kind kind, std::string_view id) = 0;
+  // Reads and deletes in one transaction: single-use artefacts such as authorization codes.
+  virtual Result<Document> Take(std::string_view tenant, Kind kind, std::string_view id) = 0;
+  // Per-tenant counters (e.g. numeric device-group ids), starting at 1.
+  virtual Result<int64_t> NextSequence(std::string_view tenant, std::string_view name) = 0;
+
+  // Append-only audit log. Returns the entry id.
+  virtual Result<int64_t> AppendAudit(const AuditEntry& entry) = 0;
+  // Newest first.
+  virtual Result<std::vector<AuditEntry>> ListAudit(std::string_view tenant, const AuditQuery& query) = 0;
+
+  virtual Result<std::vector<SigningKey>> ListSigningKeys() = 0;
+  virtual Status PutSigningKey(const SigningKey& key) = 0;  // insert or replace by kid
+
+  // A number that changes whenever any state changed, in this process or another one sharing the
+  // store; caches compare it to know when to reload.
+  virtual int64_t ChangeCounter() = 0;
+};
+
+// Typed access to one record kind. Traits map a record to its kind, id and unique key.
+template <class R> struct RecordTraits;
+
+#define WARD_RECORD_TRAITS(R, KIND, ID_EXPR, UNIQUE_EXPR, FROM)             \
+  template <> struct RecordTraits<R> {                                      \
+    static constexpr Kind kKind = KIND;                                     \
+    static std::string Id(const R& r) { return ID_EXPR; }                   \
+    static std::string UniqueKey(const R& r) { return UNIQUE_EXPR; }        \
+    static Result<R> FromJson(const json::Value& v) { return FROM(v); }     \
+  }
+
+std::string LowerAscii(std::string_view s);
+
+WARD_RECORD_TRAITS(User, Kind::kUser, r.id, LowerAscii(r.upn), UserFromJson);
+WARD_RECORD_TRAITS(UserGroup, Kind::kUserGroup, r.id, LowerAscii(r.name), UserGroupFromJson);
+WARD_RECORD_TRAITS(Role, Kind::kRole, r.id, LowerAscii(r.name), RoleFromJson);
+WARD_RECORD_TRAITS(DeviceGroup, Kind::kDeviceGroup, std::to_string(r.id), LowerAscii(r.name), DeviceGroupFromJson);
+WARD_RECORD_TRAITS(App, Kind::kApp, r.client_id, "", AppFromJson);  // client ids are stored lower-case
+WARD_RECORD_TRAITS(Machine, Kind::kMachine, r.id, "", MachineFromJson);
+WARD_RECORD_TRAITS(AuthCode, Kind::kAuthCode, r.code_hash, "", AuthCodeFromJson);
+WARD_RECORD_TRAITS(RefreshToken, Kind::kRefreshToken, r.token_hash, "", RefreshTokenFromJson);
+#undef WARD_RECORD_TRAITS
+
+template <class R>
+class Repo {
+ public:
+  using Traits = RecordTraits<R>;
+  explicit Repo(StateStore& store) : store_(store) {}
+
+  Status Insert(const R& r) { return store_.Insert(r.tenant_id, Traits::kKind, ToDoc(r)); }
+  Status Update(const R& r) { return store_.Update(r.tenant_id, Traits::kKind, ToDoc(r)); }
+  Result<R> Get(std::string_view tenant, std::string_view id) {
+    return Decode(store_.Get(tenant, Traits::kKind, id));
+  }
+  Result<R> GetByUniqueKey(std::string_view tenant, std::string_view key) {
+    return Decode(store_.GetByUniqueKey(tenant, Traits::kKind, LowerAscii(key)));
+  }
+  Result<R> Take(std::string_view tenant, std::string_view id) {
+    return Decode(store_.Take(tenant, Traits::kKind, id));
+  }
+  Status Delete(std::string_view tenant, std::string_view id) { return store_.Delete(tenant, Traits::kKind, id); }
+  Result<std::vector<R>> List(std::string_view tenant) {
+    WARD_ASSIGN_OR_RETURN(std::vector<Document> docs, store_.List(tenant, Traits::kKind));
+    std::vector<R> out;
+    out.reserve(docs.size());
+    for (const Document& d : docs) {
+      WARD_ASSIGN_OR_RETURN(R r, Traits::FromJson(d.body));
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+ private:
+  static Document ToDoc(const R& r) { return Document{Traits::Id(r), Traits::UniqueKey(r), ToJson(r), 0}; }
+  static Result<R> Decode(Result<Document> doc) {
+    if (!doc) return Err(doc.error());
+    return Traits::FromJson(doc->body);
+  }
+  StateStore& store_;
+};
+
+}  // namespace ward::state
