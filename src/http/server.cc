@@ -702,7 +702,11 @@ struct Server::Impl {
       return Err(InvalidArgument("TLS needs both tls_cert_file and tls_key_file"));
     }
     error_code ec;
-    asio::ip::address address = asio::ip::make_address(o.address, ec);
+    std::string_view literal = o.address;
+    if (literal.size() > 2 && literal.front() == '[' && literal.back() == ']') {  // "[::1]" URL style
+      literal = literal.substr(1, literal.size() - 2);
+    }
+    asio::ip::address address = asio::ip::make_address(literal, ec);
     if (ec) return Err(InvalidArgument("invalid listen address '" + o.address + "'"));
     if (shared.tls) {
       Status st = LoadTls();
@@ -715,7 +719,7 @@ struct Server::Impl {
     acceptor.emplace(*ioc);
     accept_retry.emplace(*ioc);
     tcp::endpoint endpoint(address, o.port);
-    std::string where = (address.is_v6() ? "[" + o.address + "]" : o.address) + ":" + std::to_string(o.port);
+    std::string where = (address.is_v6() ? "[" + std::string(literal) + "]" : o.address) + ":" + std::to_string(o.port);
     acceptor->open(endpoint.protocol(), ec);
     if (ec) return Err(Unavailable("open socket for " + where + ": " + ec.message()));
     acceptor->set_option(asio::socket_base::reuse_address(true), ec);

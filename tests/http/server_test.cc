@@ -523,6 +523,13 @@ TEST_F(ServerTest, StopClosesConnectionsAndIsIdempotent) {
   server_->Stop();
   Client refused(port);
   EXPECT_FALSE(refused.connected());
+  // A stopped server can be started again.
+  auto again = server_->Start();
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  Client c2(*again);
+  auto r = c2.Roundtrip("GET /back HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->Header("x-path"), "/back");
 }
 
 TEST_F(ServerTest, PortInUseIsAnError) {
