@@ -548,7 +548,10 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     phase_ = Phase::kClosing;
     SetDeadline(std::chrono::duration_cast<Clock::duration>(kLingerTimeout));
     if constexpr (kTls) {
-      stream_.async_shutdown([self = this->shared_from_this()](const error_code&) { self->HardClose(); });
+      // A TLS shutdown fails while the peer is still sending application data (an upload we refused),
+      // so drain first; the peer closes once it has read our response, or the linger deadline fires.
+      buffer_.clear();
+      Drain();
     } else {
       error_code ec;
       stream_.shutdown(tcp::socket::shutdown_send, ec);

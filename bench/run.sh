@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Benchmarks for docs/benchmarks.md. Measurements, not tests: nothing here asserts a timing.
+#  1. Token validation per second per core (Google Benchmark, bench/token_validation_bench.cc).
+#  2. Authenticated GET requests per second with wrk on loopback (keep-alive, 64 connections),
+#     server pinned to core 0 and wrk to core 1, p50/p99 latency from wrk --latency.
+set -euo pipefail
+BUILD_DIR=${1:-build}
+DURATION=${DURATION:-10}
+WARD="$BUILD_DIR/ward"
+cmake --build "$BUILD_DIR" -j2 --target ward ward_token_bench >/dev/null
+
+echo "== token validation (one core) =="
+taskset -c 0 "$BUILD_DIR/ward_token_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+
+WORK=$(mktemp -d)
+SERVER_PID=""
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+CREDS=$("$WARD" init --data-dir "$WORK/data" --json)
+field() { /usr/bin/python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+TENANT=$(field "$CREDS" tenantId); CLIENT=$(field "$CREDS" clientId); SECRET=$(field "$CREDS" clientSecret)
+MACHINE=$("$WARD" admin machines register --data-dir "$WORK/data" --name bench-host-01 --tags bench | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+PORT=$(/usr/bin/python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+
+run_wrk() {  # label threads path [auth]
+  local label=$1 threads=$2 path=$3 auth=${4:-}
+  taskset -c 0 "$WARD" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --threads "$threads" --no-rate-limits \
+    >/dev/null 2>"$WORK/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+  local header=()
+  if [ -n "$auth" ]; then
+    TOKEN=$(curl -s -X POST "http://127.0.0.1:$PORT/$TENANT/oauth2/token" -d grant_type=client_credentials \
+      -d resource=https://api.securitycenter.microsoft.com -d client_id="$CLIENT" --data-urlencode client_secret="$SECRET" |
+      /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    header=(-H "Authorization: Bearer $TOKEN")
+    curl -sf "${header[@]}" "http://127.0.0.1:$PORT$path" >/dev/null
+  fi
+  echo "== $label: GET $path, server 1 core ($threads thread), wrk -t1 -c64 -d${DURATION}s on the other core =="
+  taskset -c 1 wrk -t1 -c64 -d"${DURATION}s" --latency "${header[@]}" "http://127.0.0.1:$PORT$path" |
+    grep -E "Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx"
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+}
+
+run_wrk "unauthenticated baseline" 1 /healthz
+run_wrk "authenticated machine lookup" 1 "/api/machines/$MACHINE" auth
+run_wrk "authenticated machine list" 1 "/api/machines" auth
