@@ -73,7 +73,8 @@ class Ward:
         return self.proc.returncode if self.proc else None
 
     def admin(self, *args):
-        out = run_ward("admin", *args, "--data-dir", self.data_dir)
+        scoped = args[0] not in ("tenants", "keys") and "--tenant" not in args
+        out = run_ward("admin", *args, "--data-dir", self.data_dir, *(["--tenant", self.tenant] if scoped else []))
         return json.loads(out.stdout) if out.stdout.strip() else None
 
     def get(self, path, token=None, **kw):
