@@ -50,13 +50,13 @@ void RegisterMachineRoutes(Api& api) {
     auto q = call.ODataQuery(MachineSchema());
     if (!q) return call.Fail(q.error(), "ODataError");
     auto machines = state::Repo<state::Machine>(call.services.store).List(call.tenant());
-    auto groups = state::Repo<state::DeviceGroup>(call.services.store).List(call.tenant());
+    auto groups = call.services.authz.DeviceGroups(call.tenant());
     if (!machines) return call.Fail(machines.error());
     if (!groups) return call.Fail(groups.error());
     rbac::DeviceScope scope = call.services.authz.ScopeFor(call.principal);
     std::vector<json::Value> out;
     for (const state::Machine& m : *machines) {
-      if (scope.Contains(m.rbac_group_id)) out.push_back(MachineJson(m, *groups));
+      if (scope.Contains(m.rbac_group_id)) out.push_back(MachineJson(m, **groups));
     }
     call.ODataList(MachineSchema(), *q, std::move(out));
   });
@@ -76,8 +76,7 @@ void RegisterMachineRoutes(Api& api) {
       }
     }
     if (!m) {
-      // Same answer whether the caller lacks the permission or the machine is absent? No: a caller
-      // without the permission learns nothing either way, so check it first.
+      // A caller without the permission gets 403 either way; only permitted callers learn of absence.
       if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
       return call.Fail(NotFound(not_found));
     }
@@ -86,8 +85,9 @@ void RegisterMachineRoutes(Api& api) {
         !st.ok()) {
       return call.Fail(st);
     }
-    auto groups = state::Repo<state::DeviceGroup>(call.services.store).List(call.tenant());
-    call.ODataEntity("Machines", MachineJson(*m, groups.value_or(std::vector<state::DeviceGroup>{})));
+    auto groups = call.services.authz.DeviceGroups(call.tenant());
+    if (!groups) return call.Fail(groups.error());
+    call.ODataEntity("Machines", MachineJson(*m, **groups));
   });
 }
 

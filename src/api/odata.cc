@@ -1267,11 +1267,22 @@ std::string FormatDateTimeMs(int64_t epoch_ms) {
   CivilFromDays(days, y, m, d);
   const int64_t ms = rem % 1000;
   const int64_t secs = rem / 1000;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", static_cast<int>(y), static_cast<int>(m),
-                static_cast<int>(d), static_cast<int>(secs / 3600), static_cast<int>((secs / 60) % 60),
-                static_cast<int>(secs % 60), static_cast<int>(ms));
-  return buf;
+  // Hand-formatted: this runs for every timestamp of every API response, and snprintf was 6% of a request.
+  char buf[25] = "0000-00-00T00:00:00.000Z";
+  auto put = [&buf](int pos, int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      buf[pos + i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+  };
+  put(0, y, 4);
+  put(5, m, 2);
+  put(8, d, 2);
+  put(11, secs / 3600, 2);
+  put(14, (secs / 60) % 60, 2);
+  put(17, secs % 60, 2);
+  put(20, ms, 3);
+  return std::string(buf, 24);
 }
 
 Result<std::unique_ptr<Expr>> ParseFilter(std::string_view text, const EntitySchema& schema, int max_depth) {

@@ -715,10 +715,12 @@ Result<std::shared_ptr<const rbac::Principal>> TokenService::Authenticate(std::s
   std::string_view token = header.substr(7);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   int64_t now = NowSeconds();
-  CacheShard& shard = cache_[std::hash<std::string_view>{}(token) % kCacheShards];
+  // The shard comes from the signature's last bytes (random), so the full token is hashed only once.
+  std::string_view tail = token.substr(token.size() > 16 ? token.size() - 16 : 0);
+  CacheShard& shard = cache_[std::hash<std::string_view>{}(tail) % kCacheShards];
   {
     std::lock_guard lock(shard.mu);
-    auto it = shard.entries.find(std::string(token));
+    auto it = shard.entries.find(token);
     if (it != shard.entries.end()) {
       if (it->second.exp + 120 >= now) return it->second.principal;
       shard.entries.erase(it);

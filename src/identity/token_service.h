@@ -98,9 +98,14 @@ class TokenService {
   };
   static constexpr size_t kCacheShards = 16;
   static constexpr size_t kMaxCachedPerShard = 8192;
+  // Transparent hashing lets lookups use the header's string_view without copying the token.
+  struct TokenHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   struct CacheShard {
     std::mutex mu;
-    std::unordered_map<std::string, CacheEntry> entries;
+    std::unordered_map<std::string, CacheEntry, TokenHash, std::equal_to<>> entries;
   };
   CacheShard cache_[kCacheShards];
 };

@@ -30,6 +30,7 @@ Status ConvertElement(simdjson::dom::element el, size_t depth, size_t max_depth,
       *out = Value::Array();
       simdjson::dom::array arr;
       if (el.get_array().get(arr)) return Internal("array expected");
+      out->items().reserve(arr.size());
       for (simdjson::dom::element child : arr) {
         Value v;
         Status st = ConvertElement(child, depth + 1, max_depth, &v);
@@ -42,6 +43,7 @@ Status ConvertElement(simdjson::dom::element el, size_t depth, size_t max_depth,
       *out = Value::Object();
       simdjson::dom::object obj;
       if (el.get_object().get(obj)) return Internal("object expected");
+      out->ReserveMembers(obj.size());
       for (auto field : obj) {
         if (out->Find(field.key) != nullptr) {
           return InvalidArgument("duplicate key '" + std::string(field.key) + "'");
@@ -49,7 +51,7 @@ Status ConvertElement(simdjson::dom::element el, size_t depth, size_t max_depth,
         Value v;
         Status st = ConvertElement(field.value, depth + 1, max_depth, &v);
         if (!st.ok()) return st;
-        out->Set(field.key, std::move(v));
+        out->AppendMember(field.key, std::move(v));
       }
       return Status::Ok();
     }
@@ -104,6 +106,16 @@ Value& Value::Set(std::string_view key, Value v) {
   }
   object_.push_back(Member{std::string(key), std::move(v)});
   return object_.back().value;
+}
+
+void Value::ReserveMembers(size_t n) {
+  if (type_ == Type::kNull) type_ = Type::kObject;
+  object_.reserve(n);
+}
+
+void Value::AppendMember(std::string_view key, Value v) {
+  if (type_ == Type::kNull) type_ = Type::kObject;
+  object_.push_back(Member{std::string(key), std::move(v)});
 }
 
 bool Value::Erase(std::string_view key) {

@@ -65,6 +65,9 @@ class Value {
   // Sets (replacing) a member; turns a null value into an object.
   Value& Set(std::string_view key, Value v);
   bool Erase(std::string_view key);
+  // Appends without looking for an existing key: for builders that know keys are distinct.
+  void AppendMember(std::string_view key, Value v);
+  void ReserveMembers(size_t n);
   // Appends to an array; turns a null value into an array.
   Value& Append(Value v);
 

@@ -90,6 +90,12 @@ Result<UserAccess> Authorizer::AccessFor(std::string_view tenant, std::string_vi
   return access;
 }
 
+Result<std::shared_ptr<const std::vector<state::DeviceGroup>>> Authorizer::DeviceGroups(std::string_view tenant) {
+  WARD_ASSIGN_OR_RETURN(auto snap, Snapshot(tenant));
+  // Aliasing constructor: shares ownership of the snapshot, points at its device groups.
+  return std::shared_ptr<const std::vector<state::DeviceGroup>>(snap, &snap->device_groups);
+}
+
 UserAccess Authorizer::UserAccessCached(const Principal& p) {
   auto access = AccessFor(p.tenant_id, p.object_id);
   return access ? *access : UserAccess{};  // fail closed: no permissions, no scope

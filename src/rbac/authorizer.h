@@ -77,6 +77,8 @@ class Authorizer {
   // The device groups whose objects a list may include.
   DeviceScope ScopeFor(const Principal& p);
   Result<UserAccess> AccessFor(std::string_view tenant, std::string_view user_id);
+  // The tenant's device groups from the cached snapshot (for names in responses).
+  Result<std::shared_ptr<const std::vector<state::DeviceGroup>>> DeviceGroups(std::string_view tenant);
   // Forces a reload on the next call (after this process changed RBAC state).
   void Invalidate();
 

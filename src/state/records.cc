@@ -7,10 +7,10 @@ namespace {
 // JSON encoder and decoder, so the stored form cannot drift from the struct.
 struct Encoder {
   json::Value out = json::Value::Object();
-  void operator()(const char* k, const std::string& v) { out.Set(k, v); }
-  void operator()(const char* k, const int64_t& v) { out.Set(k, v); }
-  void operator()(const char* k, const bool& v) { out.Set(k, v); }
-  void operator()(const char* k, const std::vector<std::string>& v) { out.Set(k, StringArray(v)); }
+  void operator()(const char* k, const std::string& v) { out.AppendMember(k, v); }
+  void operator()(const char* k, const int64_t& v) { out.AppendMember(k, v); }
+  void operator()(const char* k, const bool& v) { out.AppendMember(k, v); }
+  void operator()(const char* k, const std::vector<std::string>& v) { out.AppendMember(k, StringArray(v)); }
   void operator()(const char* k, const std::optional<int64_t>& v) {
     out.Set(k, v ? json::Value(*v) : json::Value());
   }

@@ -15,15 +15,28 @@ Status SqliteStatus(int rc, sqlite3* db, std::string_view context) {
   }
 }
 
-Statement::~Statement() {
-  if (stmt_) sqlite3_finalize(stmt_);
+void Statement::Release() {
+  if (!stmt_) return;
+  if (in_use_) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    *in_use_ = false;
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+  stmt_ = nullptr;
+  in_use_ = nullptr;
 }
+
+Statement::~Statement() { Release(); }
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    if (stmt_) sqlite3_finalize(stmt_);
+    Release();
     stmt_ = other.stmt_;
+    in_use_ = other.in_use_;
     other.stmt_ = nullptr;
+    other.in_use_ = nullptr;
     status_ = std::move(other.status_);
   }
   return *this;
@@ -91,7 +104,10 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
   return out;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  for (auto& [sql, c] : cache_) sqlite3_finalize(c.stmt);
+  sqlite3_close_v2(db_);
+}
 
 Status Database::Exec(std::string_view sql) {
   char* err = nullptr;
@@ -106,9 +122,20 @@ Status Database::Exec(std::string_view sql) {
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it != cache_.end() && !it->second.in_use) {
+    it->second.in_use = true;
+    return Statement(it->second.stmt, &it->second.in_use);
+  }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) return Err(SqliteStatus(rc, db_, "prepare"));
+  if (it == cache_.end()) {
+    Cached& c = cache_[std::string(sql)];
+    c.stmt = stmt;
+    c.in_use = true;
+    return Statement(stmt, &c.in_use);
+  }
   return Statement(stmt);
 }
 

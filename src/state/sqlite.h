@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "common/status.h"
 
@@ -16,12 +17,17 @@ struct sqlite3_stmt;
 
 namespace ward::state {
 
+// A prepared statement. Either owned (finalized on destruction) or borrowed from the connection's
+// statement cache (reset and returned to the cache on destruction).
 class Statement {
  public:
   Statement() = default;
-  Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  explicit Statement(sqlite3_stmt* stmt, bool* borrowed_flag = nullptr) : stmt_(stmt), in_use_(borrowed_flag) {}
   ~Statement();
-  Statement(Statement&& other) noexcept : stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Statement(Statement&& other) noexcept : stmt_(other.stmt_), in_use_(other.in_use_) {
+    other.stmt_ = nullptr;
+    other.in_use_ = nullptr;
+  }
   Statement& operator=(Statement&& other) noexcept;
 
   // Binds are 1-based; chainable. std::nullopt binds NULL.
@@ -47,7 +53,9 @@ class Statement {
   void Reset();
 
  private:
+  void Release();
   sqlite3_stmt* stmt_ = nullptr;
+  bool* in_use_ = nullptr;  // set when borrowed from the cache
   Status status_;
 };
 
@@ -59,6 +67,8 @@ class Database {
   ~Database();
 
   Status Exec(std::string_view sql);  // one or more statements without results
+  // Prepares once per distinct SQL text and hands out the cached statement (preparing costs more
+  // than running a point query). A statement already in use is prepared afresh.
   Result<Statement> Prepare(std::string_view sql);
   int64_t LastInsertRowId() const;
   int Changes() const;
@@ -68,7 +78,12 @@ class Database {
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
   sqlite3* db_;
+  std::unordered_map<std::string, Cached> cache_;
 };
 
 // Maps a SQLite result code to a Status.
