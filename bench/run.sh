@@ -22,9 +22,13 @@ TENANT=$(field "$CREDS" tenantId); CLIENT=$(field "$CREDS" clientId); SECRET=$(f
 MACHINE=$("$WARD" admin machines register --data-dir "$WORK/data" --name bench-host-01 --tags bench | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
 PORT=$(/usr/bin/python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 
-run_wrk() {  # label threads path [auth]
-  local label=$1 threads=$2 path=$3 auth=${4:-}
-  taskset -c 0 "$WARD" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --threads "$threads" --no-rate-limits \
+run_wrk() {  # label threads path [auth] [shared]
+  local label=$1 threads=$2 path=$3 auth=${4:-} shared=${5:-}
+  local server_cpus=0 wrk_cpus=1 wrk_threads=1 layout="server 1 core ($threads thread), wrk -t1 on the other core"
+  if [ -n "$shared" ]; then
+    server_cpus=0,1 wrk_cpus=0,1 wrk_threads=2 layout="server $threads threads and wrk -t2 sharing both cores"
+  fi
+  taskset -c "$server_cpus" "$WARD" server --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --threads "$threads" --no-rate-limits \
     >/dev/null 2>"$WORK/server.log" &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
@@ -36,8 +40,8 @@ run_wrk() {  # label threads path [auth]
     header=(-H "Authorization: Bearer $TOKEN")
     curl -sf "${header[@]}" "http://127.0.0.1:$PORT$path" >/dev/null
   fi
-  echo "== $label: GET $path, server 1 core ($threads thread), wrk -t1 -c64 -d${DURATION}s on the other core =="
-  taskset -c 1 wrk -t1 -c64 -d"${DURATION}s" --latency "${header[@]}" "http://127.0.0.1:$PORT$path" |
+  echo "== $label: GET $path, $layout, wrk -c64 -d${DURATION}s =="
+  taskset -c "$wrk_cpus" wrk -t"$wrk_threads" -c64 -d"${DURATION}s" --latency "${header[@]}" "http://127.0.0.1:$PORT$path" |
     grep -E "Requests/sec|Latency|50%|90%|99%|requests in|Non-2xx"
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 }
@@ -45,3 +49,4 @@ run_wrk() {  # label threads path [auth]
 run_wrk "unauthenticated baseline" 1 /healthz
 run_wrk "authenticated machine lookup" 1 "/api/machines/$MACHINE" auth
 run_wrk "authenticated machine list" 1 "/api/machines" auth
+run_wrk "authenticated machine lookup, whole machine" 2 "/api/machines/$MACHINE" auth shared

@@ -10,23 +10,23 @@ namespace {
 
 json::Value MachineJson(const state::Machine& m, const std::vector<state::DeviceGroup>& groups) {
   json::Value v = json::Value::Object();
-  v.Set("id", m.id);
-  v.Set("computerDnsName", m.computer_dns_name);
-  v.Set("firstSeen", m.first_seen_ms ? json::Value(odata::FormatDateTimeMs(m.first_seen_ms)) : json::Value());
-  v.Set("lastSeen", m.last_seen_ms ? json::Value(odata::FormatDateTimeMs(m.last_seen_ms)) : json::Value());
-  v.Set("osPlatform", m.os_platform);
-  v.Set("osVersion", m.os_version.empty() ? json::Value() : json::Value(m.os_version));
-  v.Set("lastIpAddress", m.last_ip_address.empty() ? json::Value() : json::Value(m.last_ip_address));
-  v.Set("healthStatus", m.health_status);
-  v.Set("onboardingStatus", m.onboarding_status);
-  v.Set("deviceValue", m.device_value);
-  v.Set("rbacGroupId", m.rbac_group_id ? json::Value(*m.rbac_group_id) : json::Value());
+  v.AppendMember("id", m.id);
+  v.AppendMember("computerDnsName", m.computer_dns_name);
+  v.AppendMember("firstSeen", m.first_seen_ms ? json::Value(odata::FormatDateTimeMs(m.first_seen_ms)) : json::Value());
+  v.AppendMember("lastSeen", m.last_seen_ms ? json::Value(odata::FormatDateTimeMs(m.last_seen_ms)) : json::Value());
+  v.AppendMember("osPlatform", m.os_platform);
+  v.AppendMember("osVersion", m.os_version.empty() ? json::Value() : json::Value(m.os_version));
+  v.AppendMember("lastIpAddress", m.last_ip_address.empty() ? json::Value() : json::Value(m.last_ip_address));
+  v.AppendMember("healthStatus", m.health_status);
+  v.AppendMember("onboardingStatus", m.onboarding_status);
+  v.AppendMember("deviceValue", m.device_value);
+  v.AppendMember("rbacGroupId", m.rbac_group_id ? json::Value(*m.rbac_group_id) : json::Value());
   json::Value group_name;
   for (const state::DeviceGroup& g : groups) {
     if (m.rbac_group_id && g.id == *m.rbac_group_id) group_name = g.name;
   }
-  v.Set("rbacGroupName", group_name);
-  v.Set("machineTags", state::StringArray(m.tags));
+  v.AppendMember("rbacGroupName", group_name);
+  v.AppendMember("machineTags", state::StringArray(m.tags));
   return v;
 }
 

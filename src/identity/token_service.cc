@@ -715,9 +715,7 @@ Result<std::shared_ptr<const rbac::Principal>> TokenService::Authenticate(std::s
   std::string_view token = header.substr(7);
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   int64_t now = NowSeconds();
-  // The shard comes from the signature's last bytes (random), so the full token is hashed only once.
-  std::string_view tail = token.substr(token.size() > 16 ? token.size() - 16 : 0);
-  CacheShard& shard = cache_[std::hash<std::string_view>{}(tail) % kCacheShards];
+  CacheShard& shard = cache_[(TokenHash{}(token) >> 7) % kCacheShards];
   {
     std::lock_guard lock(shard.mu);
     auto it = shard.entries.find(token);

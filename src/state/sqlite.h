@@ -83,7 +83,11 @@ class Database {
     bool in_use = false;
   };
   sqlite3* db_;
-  std::unordered_map<std::string, Cached> cache_;
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Cached, SqlHash, std::equal_to<>> cache_;
 };
 
 // Maps a SQLite result code to a Status.

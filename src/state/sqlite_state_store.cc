@@ -201,6 +201,7 @@ Status SqliteStateStore::Insert(std::string_view tenant, Kind kind, const Docume
   st.Bind(5, doc.body.Serialize()).Bind(6, NowMs());
   if (auto e = ExpiryOf(doc)) st.Bind(7, *e); else st.BindNull(7);
   Status s = st.Run();
+  Forget(tenant, kind, doc.id);
   if (s.code() == StatusCode::kAlreadyExists) {
     return AlreadyExists(std::string(KindName(kind)) + " already exists");
   }
@@ -221,6 +222,7 @@ Status SqliteStateStore::Update(std::string_view tenant, Kind kind, const Docume
   st.Bind(5, tenant).Bind(6, std::string_view(KindName(kind))).Bind(7, doc.id);
   if (expected_version) st.Bind(8, *expected_version).Bind(9, *expected_version); else st.BindNull(8).BindNull(9);
   Status s = st.Run();
+  Forget(tenant, kind, doc.id);
   if (s.code() == StatusCode::kAlreadyExists) return AlreadyExists(std::string(KindName(kind)) + " name is taken");
   if (!s.ok()) return s;
   if (db_->Changes() == 0) {
@@ -243,9 +245,35 @@ Result<Document> SqliteStateStore::GetLocked(std::string_view tenant, Kind kind,
   return ReadDocument(st);
 }
 
+std::string SqliteStateStore::CacheKey(std::string_view tenant, Kind kind, std::string_view id) const {
+  std::string key;
+  key.reserve(tenant.size() + id.size() + 4);
+  key.append(tenant).push_back('/');
+  key.push_back(static_cast<char>('a' + static_cast<int>(kind)));
+  key.push_back('/');
+  key.append(id);
+  return key;
+}
+
+void SqliteStateStore::Forget(std::string_view tenant, Kind kind, std::string_view id) {
+  cache_.erase(CacheKey(tenant, kind, id));
+}
+
 Result<Document> SqliteStateStore::Get(std::string_view tenant, Kind kind, std::string_view id) {
   std::lock_guard lock(mu_);
-  return GetLocked(tenant, kind, id);
+  int64_t version = db_->DataVersion();
+  if (version != cache_data_version_) {
+    cache_.clear();
+    cache_data_version_ = version;
+  }
+  std::string key = CacheKey(tenant, kind, id);
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  auto doc = GetLocked(tenant, kind, id);
+  if (doc) {
+    if (cache_.size() >= kMaxCached) cache_.clear();
+    cache_.emplace(std::move(key), *doc);
+  }
+  return doc;
 }
 
 Result<Document> SqliteStateStore::GetByUniqueKey(std::string_view tenant, Kind kind, std::string_view key) {
@@ -276,6 +304,7 @@ Status SqliteStateStore::Delete(std::string_view tenant, Kind kind, std::string_
   WARD_ASSIGN_OR_RETURN(Statement st,
                         db_->Prepare("DELETE FROM documents WHERE tenant_id = ? AND kind = ? AND id = ?"));
   WARD_RETURN_IF_ERROR(st.Bind(1, tenant).Bind(2, std::string_view(KindName(kind))).Bind(3, id).Run());
+  Forget(tenant, kind, id);
   if (db_->Changes() == 0) return NotFound(std::string(KindName(kind)) + " " + std::string(id) + " not found");
   ++local_writes_;
   return Status::Ok();
@@ -284,6 +313,7 @@ Status SqliteStateStore::Delete(std::string_view tenant, Kind kind, std::string_
 Result<Document> SqliteStateStore::Take(std::string_view tenant, Kind kind, std::string_view id) {
   std::lock_guard lock(mu_);
   WARD_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  Forget(tenant, kind, id);
   auto doc = GetLocked(tenant, kind, id);
   if (!doc) {
     db_->Exec("ROLLBACK");

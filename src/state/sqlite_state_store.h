@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "state/sqlite.h"
 #include "state/state_store.h"
@@ -51,9 +52,18 @@ class SqliteStateStore final : public StateStore {
   Status Migrate(int max_version);
   Result<Document> GetLocked(std::string_view tenant, Kind kind, std::string_view id);
 
+  // Read cache for Get(): point reads dominate the API (a machine, an app), and parsing the stored
+  // JSON costs more than the SQLite lookup. Cleared whenever another connection commits
+  // (data_version moves); our own writes erase their key.
+  std::string CacheKey(std::string_view tenant, Kind kind, std::string_view id) const;
+  void Forget(std::string_view tenant, Kind kind, std::string_view id);
+  static constexpr size_t kMaxCached = 16384;
+
   std::mutex mu_;
   std::unique_ptr<Database> db_;
   int64_t local_writes_ = 0;
+  int64_t cache_data_version_ = -1;
+  std::unordered_map<std::string, Document> cache_;
 };
 
 }  // namespace ward::state
