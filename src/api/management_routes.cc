@@ -232,79 +232,144 @@ CallHandler Managed(F f) {
   };
 }
 
-void Changed(Call& call) { call.services.authz.Invalidate(); }
+// Everything that differs between the managed entity sets; RegisterCrud turns it into
+// GET (list, OData) / GET one / POST / PATCH / DELETE with the same validation, audit and cache rules.
+template <class R>
+struct CrudSpec {
+  std::string path;        // e.g. "/api/rbac/roles"; items at path + "/{id}"
+  std::string noun;        // e.g. "Role", for messages
+  std::string audit_kind;  // e.g. "role", for audit targets "role:<id>"
+  const odata::EntitySchema* schema = nullptr;
+  std::function<Value(const R&)> to_json;
+  std::function<std::string(const R&)> id_of;
+  std::function<std::string(const R&)> name_of;
+  // A new record with tenant, id and defaults, before the body is applied.
+  std::function<Result<R>(Call&)> make;
+  // Applies the request body; create tells POST from PATCH.
+  std::function<Status(Call&, const Value& body, R* record, bool create)> apply;
+  std::function<std::string(std::string_view)> normalize_id = [](std::string_view id) { return std::string(id); };
+  std::function<Status(Call&, const R&)> before_delete = [](Call&, const R&) { return Status::Ok(); };
+  // After any change: e.g. recompute device-group membership.
+  std::function<Status(Call&)> after_change = [](Call&) { return Status::Ok(); };
+  std::function<void(std::vector<R>&)> sort = [](std::vector<R>&) {};
+  bool rbac_relevant = true;  // changes invalidate the authorizer's snapshot
+};
 
-// ---- roles ----
+template <class R>
+void RegisterCrud(Api& api, CrudSpec<R> spec_in) {
+  auto spec = std::make_shared<const CrudSpec<R>>(std::move(spec_in));
+  auto not_found = [spec](std::string_view id) { return NotFound(spec->noun + " " + std::string(id) + " was not found"); };
+  auto finish = [spec](Call& call, const R& r) -> Status {
+    call.audit_target = spec->audit_kind + ":" + spec->id_of(r);
+    if (spec->rbac_relevant) call.services.authz.Invalidate();
+    return spec->after_change(call);
+  };
+  auto load = [spec, not_found](Call& call) -> Result<R> {
+    std::string id = spec->normalize_id(call.req.PathParam("id"));
+    auto r = state::Repo<R>(call.services.store).Get(call.tenant(), id);
+    if (!r) return Err(r.error().code() == StatusCode::kNotFound ? not_found(call.req.PathParam("id")) : r.error());
+    return r;
+  };
+
+  api.Add("GET", spec->path, Managed([spec](Call& call) {
+    auto q = call.ODataQuery(*spec->schema);
+    if (!q) return call.Fail(q.error(), "ODataError");
+    auto all = state::Repo<R>(call.services.store).List(call.tenant());
+    if (!all) return call.Fail(all.error());
+    spec->sort(*all);
+    std::vector<Value> out;
+    out.reserve(all->size());
+    for (const R& r : *all) out.push_back(spec->to_json(r));
+    call.ODataList(*spec->schema, *q, std::move(out));
+  }));
+  api.Add("GET", spec->path + "/{id}", Managed([spec, load](Call& call) {
+    auto r = load(call);
+    if (!r) return call.Fail(r.error());
+    call.ODataEntity(spec->schema->entity_set, spec->to_json(*r));
+  }));
+  api.Add("POST", spec->path, Managed([spec, finish](Call& call) {
+    auto body = call.JsonBody();
+    if (!body) return call.Fail(body.error());
+    auto r = spec->make(call);
+    if (!r) return call.Fail(r.error());
+    if (Status st = spec->apply(call, *body, &*r, true); !st.ok()) return call.Fail(st);
+    if (Status st = state::Repo<R>(call.services.store).Insert(*r); !st.ok()) {
+      return call.Fail(st.code() == StatusCode::kAlreadyExists
+                           ? AlreadyExists(spec->noun + " '" + spec->name_of(*r) + "' already exists")
+                           : st);
+    }
+    if (Status st = finish(call, *r); !st.ok()) return call.Fail(st);
+    call.ODataEntity(spec->schema->entity_set, spec->to_json(*r), 201);
+  }));
+  api.Add("PATCH", spec->path + "/{id}", Managed([spec, load, finish](Call& call) {
+    auto body = call.JsonBody();
+    if (!body) return call.Fail(body.error());
+    auto r = load(call);
+    if (!r) return call.Fail(r.error());
+    if (Status st = spec->apply(call, *body, &*r, false); !st.ok()) return call.Fail(st);
+    if (Status st = state::Repo<R>(call.services.store).Update(*r); !st.ok()) {
+      return call.Fail(st.code() == StatusCode::kAlreadyExists
+                           ? AlreadyExists(spec->noun + " '" + spec->name_of(*r) + "' already exists")
+                           : st);
+    }
+    if (Status st = finish(call, *r); !st.ok()) return call.Fail(st);
+    call.ODataEntity(spec->schema->entity_set, spec->to_json(*r));
+  }));
+  api.Add("DELETE", spec->path + "/{id}", Managed([spec, load, finish](Call& call) {
+    auto r = load(call);
+    if (!r) return call.Fail(r.error());
+    if (Status st = spec->before_delete(call, *r); !st.ok()) {
+      return call.Fail(st, st.code() == StatusCode::kInvalidArgument ? "DisallowedOperation" : "");
+    }
+    if (Status st = state::Repo<R>(call.services.store).Delete(call.tenant(), spec->id_of(*r)); !st.ok()) {
+      return call.Fail(st);
+    }
+    if (Status st = finish(call, *r); !st.ok()) return call.Fail(st);
+    call.NoContent();
+  }));
+}
+
+// Removes `id` from a list field of every record of a kind (references to a deleted object).
+template <class R>
+Status RemoveReferences(Call& call, std::vector<std::string> R::*field, const std::string& id) {
+  state::Repo<R> repo(call.services.store);
+  WARD_ASSIGN_OR_RETURN(std::vector<R> all, repo.List(call.tenant()));
+  for (R& r : all) {
+    auto& list = r.*field;
+    auto it = std::remove(list.begin(), list.end(), id);
+    if (it == list.end()) continue;
+    list.erase(it, list.end());
+    WARD_RETURN_IF_ERROR(repo.Update(r));
+  }
+  return Status::Ok();
+}
+
+Status RecomputeGroups(Call& call) {
+  auto changed = rbac::RecomputeDeviceGroups(call.services.store, call.tenant());
+  return changed ? Status::Ok() : changed.error();
+}
+
+Status CheckPassword(const std::string& password) {
+  if (password.size() < 12) return InvalidArgument("The password must have at least 12 characters");
+  return Status::Ok();
+}
+
+// ---- the entity sets ----
 
 Status ApplyRole(Call& call, const Value& body, state::Role* r, bool create) {
   BodyReader in(body, {"name", "description", "permissions", "assignedUserGroups"});
+  if (r->builtin && (in.Has("name") || in.Has("permissions"))) {
+    return InvalidArgument("The built-in role's name and permissions cannot be changed");
+  }
   in.Str("name", &r->name, create);
   in.Str("description", &r->description, false, 1024);
   in.Strs("permissions", &r->permissions, 32);
   in.Strs("assignedUserGroups", &r->user_group_ids);
   WARD_RETURN_IF_ERROR(in.status());
   if (r->name.empty()) return InvalidArgument("'name' must not be empty");
-  if (r->builtin && (in.Has("name") || in.Has("permissions"))) {
-    return InvalidArgument("The built-in role's name and permissions cannot be changed");
-  }
   WARD_RETURN_IF_ERROR(CanonicalizePortalPermissions(&r->permissions));
   return CheckUserGroupsExist(call, r->user_group_ids);
 }
-
-void RegisterRoles(Api& api) {
-  api.Add("GET", "/api/rbac/roles", Managed([](Call& call) {
-    auto q = call.ODataQuery(RoleSchema());
-    if (!q) return call.Fail(q.error(), "ODataError");
-    auto roles = state::Repo<state::Role>(call.services.store).List(call.tenant());
-    if (!roles) return call.Fail(roles.error());
-    std::vector<Value> out;
-    for (const auto& r : *roles) out.push_back(RoleJson(r));
-    call.ODataList(RoleSchema(), *q, std::move(out));
-  }));
-  api.Add("GET", "/api/rbac/roles/{id}", Managed([](Call& call) {
-    auto r = state::Repo<state::Role>(call.services.store).Get(call.tenant(), call.req.PathParam("id"));
-    if (!r) return call.Fail(NotFound("Role " + std::string(call.req.PathParam("id")) + " was not found"));
-    call.ODataEntity("Roles", RoleJson(*r));
-  }));
-  api.Add("POST", "/api/rbac/roles", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    state::Role r;
-    r.tenant_id = call.tenant();
-    r.id = NewGuid();
-    if (Status st = ApplyRole(call, *body, &r, true); !st.ok()) return call.Fail(st);
-    if (Status st = state::Repo<state::Role>(call.services.store).Insert(r); !st.ok()) {
-      return call.Fail(st.code() == StatusCode::kAlreadyExists ? AlreadyExists("A role named '" + r.name + "' exists") : st);
-    }
-    call.audit_target = "role:" + r.id;
-    Changed(call);
-    call.ODataEntity("Roles", RoleJson(r), 201);
-  }));
-  api.Add("PATCH", "/api/rbac/roles/{id}", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    state::Repo<state::Role> repo(call.services.store);
-    auto r = repo.Get(call.tenant(), call.req.PathParam("id"));
-    if (!r) return call.Fail(NotFound("Role " + std::string(call.req.PathParam("id")) + " was not found"));
-    if (Status st = ApplyRole(call, *body, &*r, false); !st.ok()) return call.Fail(st);
-    if (Status st = repo.Update(*r); !st.ok()) return call.Fail(st);
-    call.audit_target = "role:" + r->id;
-    Changed(call);
-    call.ODataEntity("Roles", RoleJson(*r));
-  }));
-  api.Add("DELETE", "/api/rbac/roles/{id}", Managed([](Call& call) {
-    state::Repo<state::Role> repo(call.services.store);
-    auto r = repo.Get(call.tenant(), call.req.PathParam("id"));
-    if (!r) return call.Fail(NotFound("Role " + std::string(call.req.PathParam("id")) + " was not found"));
-    if (r->builtin) return call.Fail(InvalidArgument("The built-in role cannot be deleted"), "DisallowedOperation");
-    if (Status st = repo.Delete(call.tenant(), r->id); !st.ok()) return call.Fail(st);
-    call.audit_target = "role:" + r->id;
-    Changed(call);
-    call.NoContent();
-  }));
-}
-
-// ---- device groups ----
 
 Status ApplyDeviceGroup(Call& call, const Value& body, state::DeviceGroup* g, bool create) {
   BodyReader in(body, {"name", "description", "rank", "remediationLevel", "rules", "userGroups"});
@@ -331,70 +396,6 @@ Status ApplyDeviceGroup(Call& call, const Value& body, state::DeviceGroup* g, bo
   return CheckUserGroupsExist(call, g->user_group_ids);
 }
 
-void RegisterDeviceGroups(Api& api) {
-  api.Add("GET", "/api/rbac/devicegroups", Managed([](Call& call) {
-    auto q = call.ODataQuery(DeviceGroupSchema());
-    if (!q) return call.Fail(q.error(), "ODataError");
-    auto groups = state::Repo<state::DeviceGroup>(call.services.store).List(call.tenant());
-    if (!groups) return call.Fail(groups.error());
-    std::sort(groups->begin(), groups->end(), [](const auto& a, const auto& b) {
-      return std::make_tuple(a.is_default, a.rank, a.id) < std::make_tuple(b.is_default, b.rank, b.id);
-    });
-    std::vector<Value> out;
-    for (const auto& g : *groups) out.push_back(DeviceGroupJson(g));
-    call.ODataList(DeviceGroupSchema(), *q, std::move(out));
-  }));
-  api.Add("GET", "/api/rbac/devicegroups/{id}", Managed([](Call& call) {
-    auto g = state::Repo<state::DeviceGroup>(call.services.store).Get(call.tenant(), call.req.PathParam("id"));
-    if (!g) return call.Fail(NotFound("Device group " + std::string(call.req.PathParam("id")) + " was not found"));
-    call.ODataEntity("DeviceGroups", DeviceGroupJson(*g));
-  }));
-  api.Add("POST", "/api/rbac/devicegroups", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    state::DeviceGroup g;
-    g.tenant_id = call.tenant();
-    g.rank = 1;
-    if (Status st = ApplyDeviceGroup(call, *body, &g, true); !st.ok()) return call.Fail(st);
-    auto id = call.services.store.NextSequence(call.tenant(), "device_group");
-    if (!id) return call.Fail(id.error());
-    g.id = *id;
-    if (Status st = state::Repo<state::DeviceGroup>(call.services.store).Insert(g); !st.ok()) {
-      return call.Fail(st.code() == StatusCode::kAlreadyExists ? AlreadyExists("A device group named '" + g.name + "' exists") : st);
-    }
-    if (auto re = rbac::RecomputeDeviceGroups(call.services.store, call.tenant()); !re) return call.Fail(re.error());
-    call.audit_target = "devicegroup:" + std::to_string(g.id);
-    Changed(call);
-    call.ODataEntity("DeviceGroups", DeviceGroupJson(g), 201);
-  }));
-  api.Add("PATCH", "/api/rbac/devicegroups/{id}", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    state::Repo<state::DeviceGroup> repo(call.services.store);
-    auto g = repo.Get(call.tenant(), call.req.PathParam("id"));
-    if (!g) return call.Fail(NotFound("Device group " + std::string(call.req.PathParam("id")) + " was not found"));
-    if (Status st = ApplyDeviceGroup(call, *body, &*g, false); !st.ok()) return call.Fail(st);
-    if (Status st = repo.Update(*g); !st.ok()) return call.Fail(st);
-    if (auto re = rbac::RecomputeDeviceGroups(call.services.store, call.tenant()); !re) return call.Fail(re.error());
-    call.audit_target = "devicegroup:" + std::to_string(g->id);
-    Changed(call);
-    call.ODataEntity("DeviceGroups", DeviceGroupJson(*g));
-  }));
-  api.Add("DELETE", "/api/rbac/devicegroups/{id}", Managed([](Call& call) {
-    state::Repo<state::DeviceGroup> repo(call.services.store);
-    auto g = repo.Get(call.tenant(), call.req.PathParam("id"));
-    if (!g) return call.Fail(NotFound("Device group " + std::string(call.req.PathParam("id")) + " was not found"));
-    if (g->is_default) return call.Fail(InvalidArgument("The default device group cannot be deleted"), "DisallowedOperation");
-    if (Status st = repo.Delete(call.tenant(), std::to_string(g->id)); !st.ok()) return call.Fail(st);
-    if (auto re = rbac::RecomputeDeviceGroups(call.services.store, call.tenant()); !re) return call.Fail(re.error());
-    call.audit_target = "devicegroup:" + std::to_string(g->id);
-    Changed(call);
-    call.NoContent();
-  }));
-}
-
-// ---- user groups ----
-
 Status ApplyUserGroup(Call& call, const Value& body, state::UserGroup* g, bool create) {
   BodyReader in(body, {"name", "description", "members"});
   in.Str("name", &g->name, create);
@@ -406,156 +407,26 @@ Status ApplyUserGroup(Call& call, const Value& body, state::UserGroup* g, bool c
   return CheckUsersExist(call, g->member_ids);
 }
 
-void RegisterUserGroups(Api& api) {
-  api.Add("GET", "/api/rbac/usergroups", Managed([](Call& call) {
-    auto q = call.ODataQuery(UserGroupSchema());
-    if (!q) return call.Fail(q.error(), "ODataError");
-    auto groups = state::Repo<state::UserGroup>(call.services.store).List(call.tenant());
-    if (!groups) return call.Fail(groups.error());
-    std::vector<Value> out;
-    for (const auto& g : *groups) out.push_back(UserGroupJson(g));
-    call.ODataList(UserGroupSchema(), *q, std::move(out));
-  }));
-  api.Add("GET", "/api/rbac/usergroups/{id}", Managed([](Call& call) {
-    auto g = state::Repo<state::UserGroup>(call.services.store).Get(call.tenant(), call.req.PathParam("id"));
-    if (!g) return call.Fail(NotFound("User group " + std::string(call.req.PathParam("id")) + " was not found"));
-    call.ODataEntity("UserGroups", UserGroupJson(*g));
-  }));
-  api.Add("POST", "/api/rbac/usergroups", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    state::UserGroup g;
-    g.tenant_id = call.tenant();
-    g.id = NewGuid();
-    if (Status st = ApplyUserGroup(call, *body, &g, true); !st.ok()) return call.Fail(st);
-    if (Status st = state::Repo<state::UserGroup>(call.services.store).Insert(g); !st.ok()) {
-      return call.Fail(st.code() == StatusCode::kAlreadyExists ? AlreadyExists("A user group named '" + g.name + "' exists") : st);
-    }
-    call.audit_target = "usergroup:" + g.id;
-    Changed(call);
-    call.ODataEntity("UserGroups", UserGroupJson(g), 201);
-  }));
-  api.Add("PATCH", "/api/rbac/usergroups/{id}", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    state::Repo<state::UserGroup> repo(call.services.store);
-    auto g = repo.Get(call.tenant(), call.req.PathParam("id"));
-    if (!g) return call.Fail(NotFound("User group " + std::string(call.req.PathParam("id")) + " was not found"));
-    if (Status st = ApplyUserGroup(call, *body, &*g, false); !st.ok()) return call.Fail(st);
-    if (Status st = repo.Update(*g); !st.ok()) return call.Fail(st);
-    call.audit_target = "usergroup:" + g->id;
-    Changed(call);
-    call.ODataEntity("UserGroups", UserGroupJson(*g));
-  }));
-  api.Add("DELETE", "/api/rbac/usergroups/{id}", Managed([](Call& call) {
-    state::Repo<state::UserGroup> repo(call.services.store);
-    std::string id(call.req.PathParam("id"));
-    if (!repo.Get(call.tenant(), id)) return call.Fail(NotFound("User group " + id + " was not found"));
-    // Drop references from roles and device groups in the same request so nothing dangles.
-    state::Repo<state::Role> roles(call.services.store);
-    for (state::Role r : roles.List(call.tenant()).value_or(std::vector<state::Role>{})) {
-      auto it = std::remove(r.user_group_ids.begin(), r.user_group_ids.end(), id);
-      if (it == r.user_group_ids.end()) continue;
-      r.user_group_ids.erase(it, r.user_group_ids.end());
-      if (Status st = roles.Update(r); !st.ok()) return call.Fail(st);
-    }
-    state::Repo<state::DeviceGroup> dgs(call.services.store);
-    for (state::DeviceGroup g : dgs.List(call.tenant()).value_or(std::vector<state::DeviceGroup>{})) {
-      auto it = std::remove(g.user_group_ids.begin(), g.user_group_ids.end(), id);
-      if (it == g.user_group_ids.end()) continue;
-      g.user_group_ids.erase(it, g.user_group_ids.end());
-      if (Status st = dgs.Update(g); !st.ok()) return call.Fail(st);
-    }
-    if (Status st = repo.Delete(call.tenant(), id); !st.ok()) return call.Fail(st);
-    call.audit_target = "usergroup:" + id;
-    Changed(call);
-    call.NoContent();
-  }));
+Status ApplyUser(Call&, const Value& body, state::User* u, bool create) {
+  // The sign-in name is fixed once created: tokens and audit entries refer to it.
+  BodyReader in(body, create ? std::set<std::string>{"userPrincipalName", "displayName", "password", "accountEnabled"}
+                             : std::set<std::string>{"displayName", "password", "accountEnabled"});
+  std::string password;
+  in.Str("userPrincipalName", &u->upn, create);
+  in.Str("displayName", &u->display_name);
+  in.Str("password", &password, create, 1024);
+  in.Bool("accountEnabled", &u->enabled);
+  WARD_RETURN_IF_ERROR(in.status());
+  if (u->upn.find('@') == std::string::npos) return InvalidArgument("userPrincipalName must look like name@domain");
+  if (u->display_name.empty()) u->display_name = u->upn;
+  if (in.Has("password")) {
+    WARD_RETURN_IF_ERROR(CheckPassword(password));
+    WARD_ASSIGN_OR_RETURN(u->password_hash, identity::HashPassword(password));
+  }
+  return Status::Ok();
 }
 
-// ---- users ----
-
-void RegisterUsers(Api& api) {
-  api.Add("GET", "/api/users", Managed([](Call& call) {
-    auto q = call.ODataQuery(UserSchema());
-    if (!q) return call.Fail(q.error(), "ODataError");
-    auto users = state::Repo<state::User>(call.services.store).List(call.tenant());
-    if (!users) return call.Fail(users.error());
-    std::vector<Value> out;
-    for (const auto& u : *users) out.push_back(UserJson(u));
-    call.ODataList(UserSchema(), *q, std::move(out));
-  }));
-  api.Add("POST", "/api/users", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    BodyReader in(*body, {"userPrincipalName", "displayName", "password", "accountEnabled"});
-    state::User u;
-    std::string password;
-    in.Str("userPrincipalName", &u.upn, true);
-    in.Str("displayName", &u.display_name);
-    in.Str("password", &password, true, 1024);
-    in.Bool("accountEnabled", &u.enabled);
-    if (!in.status().ok()) return call.Fail(in.status());
-    if (password.size() < 12) return call.Fail(InvalidArgument("The password must have at least 12 characters"));
-    if (u.upn.find('@') == std::string::npos) return call.Fail(InvalidArgument("userPrincipalName must look like name@domain"));
-    auto hash = identity::HashPassword(password);
-    if (!hash) return call.Fail(hash.error());
-    u.tenant_id = call.tenant();
-    u.id = NewGuid();
-    u.password_hash = *hash;
-    u.created_ms = NowMs();
-    if (u.display_name.empty()) u.display_name = u.upn;
-    if (Status st = state::Repo<state::User>(call.services.store).Insert(u); !st.ok()) {
-      return call.Fail(st.code() == StatusCode::kAlreadyExists ? AlreadyExists("User " + u.upn + " exists") : st);
-    }
-    call.audit_target = "user:" + u.id;
-    call.ODataEntity("Users", UserJson(u), 201);
-  }));
-  api.Add("PATCH", "/api/users/{id}", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    state::Repo<state::User> repo(call.services.store);
-    auto u = repo.Get(call.tenant(), call.req.PathParam("id"));
-    if (!u) return call.Fail(NotFound("User " + std::string(call.req.PathParam("id")) + " was not found"));
-    BodyReader in(*body, {"displayName", "password", "accountEnabled"});
-    std::string password;
-    in.Str("displayName", &u->display_name);
-    in.Str("password", &password, false, 1024);
-    in.Bool("accountEnabled", &u->enabled);
-    if (!in.status().ok()) return call.Fail(in.status());
-    if (in.Has("password")) {
-      if (password.size() < 12) return call.Fail(InvalidArgument("The password must have at least 12 characters"));
-      auto hash = identity::HashPassword(password);
-      if (!hash) return call.Fail(hash.error());
-      u->password_hash = *hash;
-    }
-    if (Status st = repo.Update(*u); !st.ok()) return call.Fail(st);
-    call.audit_target = "user:" + u->id;
-    Changed(call);
-    call.ODataEntity("Users", UserJson(*u));
-  }));
-  api.Add("DELETE", "/api/users/{id}", Managed([](Call& call) {
-    std::string id(call.req.PathParam("id"));
-    if (id == call.principal.object_id) return call.Fail(InvalidArgument("You cannot delete your own account"), "DisallowedOperation");
-    state::Repo<state::UserGroup> groups(call.services.store);
-    for (state::UserGroup g : groups.List(call.tenant()).value_or(std::vector<state::UserGroup>{})) {
-      auto it = std::remove(g.member_ids.begin(), g.member_ids.end(), id);
-      if (it == g.member_ids.end()) continue;
-      g.member_ids.erase(it, g.member_ids.end());
-      if (Status st = groups.Update(g); !st.ok()) return call.Fail(st);
-    }
-    if (Status st = state::Repo<state::User>(call.services.store).Delete(call.tenant(), id); !st.ok()) {
-      return call.Fail(st.code() == StatusCode::kNotFound ? NotFound("User " + id + " was not found") : st);
-    }
-    call.audit_target = "user:" + id;
-    Changed(call);
-    call.NoContent();
-  }));
-}
-
-// ---- applications ----
-
-Status ApplyApp(const Value& body, state::App* a, bool create) {
+Status ApplyApp(Call&, const Value& body, state::App* a, bool create) {
   BodyReader in(body, {"displayName", "applicationPermissions", "delegatedPermissions", "redirectUris", "publicClient",
                        "enabled"});
   in.Str("displayName", &a->display_name, create);
@@ -575,56 +446,105 @@ Status ApplyApp(const Value& body, state::App* a, bool create) {
   return Status::Ok();
 }
 
-void RegisterApps(Api& api) {
-  api.Add("GET", "/api/apps", Managed([](Call& call) {
-    auto q = call.ODataQuery(AppSchema());
-    if (!q) return call.Fail(q.error(), "ODataError");
-    auto apps = state::Repo<state::App>(call.services.store).List(call.tenant());
-    if (!apps) return call.Fail(apps.error());
-    std::vector<Value> out;
-    for (const auto& a : *apps) out.push_back(AppJson(a));
-    call.ODataList(AppSchema(), *q, std::move(out));
-  }));
-  api.Add("GET", "/api/apps/{id}", Managed([](Call& call) {
-    auto a = state::Repo<state::App>(call.services.store).Get(call.tenant(), state::LowerAscii(call.req.PathParam("id")));
-    if (!a) return call.Fail(NotFound("Application " + std::string(call.req.PathParam("id")) + " was not found"));
-    call.ODataEntity("Applications", AppJson(*a));
-  }));
-  api.Add("POST", "/api/apps", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    state::App a;
-    a.tenant_id = call.tenant();
-    a.client_id = NewGuid();
-    a.public_client = false;
-    a.created_ms = NowMs();
-    if (Status st = ApplyApp(*body, &a, true); !st.ok()) return call.Fail(st);
-    if (Status st = state::Repo<state::App>(call.services.store).Insert(a); !st.ok()) return call.Fail(st);
-    call.audit_target = "app:" + a.client_id;
-    call.ODataEntity("Applications", AppJson(a), 201);
-  }));
-  api.Add("PATCH", "/api/apps/{id}", Managed([](Call& call) {
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    state::Repo<state::App> repo(call.services.store);
-    auto a = repo.Get(call.tenant(), state::LowerAscii(call.req.PathParam("id")));
-    if (!a) return call.Fail(NotFound("Application " + std::string(call.req.PathParam("id")) + " was not found"));
-    if (Status st = ApplyApp(*body, &*a, false); !st.ok()) return call.Fail(st);
-    if (Status st = repo.Update(*a); !st.ok()) return call.Fail(st);
-    call.audit_target = "app:" + a->client_id;
-    call.ODataEntity("Applications", AppJson(*a));
-  }));
-  api.Add("DELETE", "/api/apps/{id}", Managed([](Call& call) {
-    std::string id = state::LowerAscii(call.req.PathParam("id"));
-    if (id == call.principal.client_id && !call.principal.is_user()) {
-      return call.Fail(InvalidArgument("An application cannot delete itself"), "DisallowedOperation");
-    }
-    if (Status st = state::Repo<state::App>(call.services.store).Delete(call.tenant(), id); !st.ok()) {
-      return call.Fail(st.code() == StatusCode::kNotFound ? NotFound("Application " + id + " was not found") : st);
-    }
-    call.audit_target = "app:" + id;
-    call.NoContent();
-  }));
+void RegisterEntitySets(Api& api) {
+  RegisterCrud<state::Role>(api, {
+      .path = "/api/rbac/roles", .noun = "Role", .audit_kind = "role", .schema = &RoleSchema(),
+      .to_json = RoleJson, .id_of = [](const state::Role& r) { return r.id; },
+      .name_of = [](const state::Role& r) { return r.name; },
+      .make = [](Call& call) -> Result<state::Role> {
+        state::Role r;
+        r.tenant_id = call.tenant();
+        r.id = NewGuid();
+        return r;
+      },
+      .apply = ApplyRole,
+      .before_delete = [](Call&, const state::Role& r) -> Status {
+        return r.builtin ? InvalidArgument("The built-in role cannot be deleted") : Status::Ok();
+      },
+  });
+  RegisterCrud<state::DeviceGroup>(api, {
+      .path = "/api/rbac/devicegroups", .noun = "Device group", .audit_kind = "devicegroup",
+      .schema = &DeviceGroupSchema(), .to_json = DeviceGroupJson,
+      .id_of = [](const state::DeviceGroup& g) { return std::to_string(g.id); },
+      .name_of = [](const state::DeviceGroup& g) { return g.name; },
+      .make = [](Call& call) -> Result<state::DeviceGroup> {
+        state::DeviceGroup g;
+        g.tenant_id = call.tenant();
+        g.rank = 1;
+        WARD_ASSIGN_OR_RETURN(g.id, call.services.store.NextSequence(call.tenant(), "device_group"));
+        return g;
+      },
+      .apply = ApplyDeviceGroup,
+      .before_delete = [](Call&, const state::DeviceGroup& g) -> Status {
+        return g.is_default ? InvalidArgument("The default device group cannot be deleted") : Status::Ok();
+      },
+      .after_change = RecomputeGroups,
+      .sort = [](std::vector<state::DeviceGroup>& groups) {
+        std::sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) {
+          return std::make_tuple(a.is_default, a.rank, a.id) < std::make_tuple(b.is_default, b.rank, b.id);
+        });
+      },
+  });
+  RegisterCrud<state::UserGroup>(api, {
+      .path = "/api/rbac/usergroups", .noun = "User group", .audit_kind = "usergroup", .schema = &UserGroupSchema(),
+      .to_json = UserGroupJson, .id_of = [](const state::UserGroup& g) { return g.id; },
+      .name_of = [](const state::UserGroup& g) { return g.name; },
+      .make = [](Call& call) -> Result<state::UserGroup> {
+        state::UserGroup g;
+        g.tenant_id = call.tenant();
+        g.id = NewGuid();
+        return g;
+      },
+      .apply = ApplyUserGroup,
+      // Drop references from roles and device groups in the same request so nothing dangles.
+      .before_delete = [](Call& call, const state::UserGroup& g) -> Status {
+        WARD_RETURN_IF_ERROR(RemoveReferences(call, &state::Role::user_group_ids, g.id));
+        return RemoveReferences(call, &state::DeviceGroup::user_group_ids, g.id);
+      },
+  });
+  RegisterCrud<state::User>(api, {
+      .path = "/api/users", .noun = "User", .audit_kind = "user", .schema = &UserSchema(), .to_json = UserJson,
+      .id_of = [](const state::User& u) { return u.id; },
+      .name_of = [](const state::User& u) { return u.upn; },
+      .make = [](Call& call) -> Result<state::User> {
+        state::User u;
+        u.tenant_id = call.tenant();
+        u.id = NewGuid();
+        u.created_ms = NowMs();
+        return u;
+      },
+      .apply = ApplyUser,
+      .before_delete = [](Call& call, const state::User& u) -> Status {
+        if (u.id == call.principal.object_id) return InvalidArgument("You cannot delete your own account");
+        return RemoveReferences(call, &state::UserGroup::member_ids, u.id);
+      },
+  });
+  RegisterCrud<state::App>(api, {
+      .path = "/api/apps", .noun = "Application", .audit_kind = "app", .schema = &AppSchema(), .to_json = AppJson,
+      .id_of = [](const state::App& a) { return a.client_id; },
+      .name_of = [](const state::App& a) { return a.display_name; },
+      .make = [](Call& call) -> Result<state::App> {
+        state::App a;
+        a.tenant_id = call.tenant();
+        a.client_id = NewGuid();
+        a.public_client = false;
+        a.created_ms = NowMs();
+        return a;
+      },
+      .apply = ApplyApp,
+      .normalize_id = [](std::string_view id) { return state::LowerAscii(id); },
+      .before_delete = [](Call& call, const state::App& a) -> Status {
+        if (!call.principal.is_user() && a.client_id == call.principal.client_id) {
+          return InvalidArgument("An application cannot delete itself");
+        }
+        return Status::Ok();
+      },
+      .rbac_relevant = false,
+  });
+}
+
+// Client secrets: created here (the value is shown once), listed with the app, deleted by key id.
+void RegisterAppSecrets(Api& api) {
   api.Add("POST", "/api/apps/{id}/secrets", Managed([](Call& call) {
     Value body = Value::Object();
     if (!call.req.body.empty()) {
@@ -673,11 +593,8 @@ void RegisterApps(Api& api) {
 }  // namespace
 
 void RegisterManagementRoutes(Api& api) {
-  RegisterRoles(api);
-  RegisterDeviceGroups(api);
-  RegisterUserGroups(api);
-  RegisterUsers(api);
-  RegisterApps(api);
+  RegisterEntitySets(api);
+  RegisterAppSecrets(api);
   // The permission registries, so clients and the portal can offer valid names.
   api.Add("GET", "/api/rbac/permissions", Managed([](Call& call) {
     json::Writer w;
