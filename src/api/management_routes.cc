@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "common/crypto.h"
+#include "identity/certificates.h"
 #include "identity/password.h"
 #include "rbac/device_groups.h"
 #include "rbac/permissions.h"
@@ -135,6 +136,18 @@ Value SecretJson(const state::AppSecret& s) {
   return v;
 }
 
+Value CertificateJson(const state::AppCertificate& c) {
+  Value v = Value::Object();
+  v.Set("keyId", c.id);
+  v.Set("customKeyIdentifier", c.thumbprint);
+  v.Set("displayName", c.subject);
+  v.Set("type", "AsymmetricX509Cert");
+  v.Set("usage", "Verify");
+  v.Set("startDateTime", IsoTime(c.created_ms));
+  v.Set("endDateTime", IsoTime(c.expires_ms));
+  return v;
+}
+
 Value AppJson(const state::App& a) {
   Value v = Value::Object();
   v.Set("appId", a.client_id);
@@ -147,6 +160,9 @@ Value AppJson(const state::App& a) {
   Value secrets = Value::Array();
   for (const state::AppSecret& s : a.secrets) secrets.Append(SecretJson(s));
   v.Set("passwordCredentials", std::move(secrets));
+  Value certs = Value::Array();
+  for (const state::AppCertificate& c : a.certificates) certs.Append(CertificateJson(c));
+  v.Set("keyCredentials", std::move(certs));
   v.Set("createdDateTime", IsoTime(a.created_ms));
   return v;
 }
@@ -575,6 +591,36 @@ void RegisterAppSecrets(Api& api) {
     Value out = SecretJson(s);
     out.Set("secretText", secret);  // shown only this once
     call.Json(201, out.Serialize());
+  }));
+  api.Add("POST", "/api/apps/{id}/certificates", Managed([](Call& call) {
+    auto body = call.JsonBody();
+    if (!body) return call.Fail(body.error());
+    BodyReader in(*body, {"certificate"});
+    std::string pem;
+    in.Str("certificate", &pem, true, 64 * 1024);
+    if (!in.status().ok()) return call.Fail(in.status());
+    auto info = identity::ParseCertificatePem(pem);
+    if (!info) return call.Fail(info.error());
+    state::Repo<state::App> repo(call.services.store);
+    auto a = repo.Get(call.tenant(), state::LowerAscii(call.req.PathParam("id")));
+    if (!a) return call.Fail(NotFound("Application " + std::string(call.req.PathParam("id")) + " was not found"));
+    auto c = AddCertificate(&*a, *info);
+    if (!c) return call.Fail(c.error());
+    if (Status st = repo.Update(*a); !st.ok()) return call.Fail(st);
+    call.audit_target = "app:" + a->client_id + "/certificate:" + c->thumbprint;
+    call.Json(201, CertificateJson(*c).Serialize());
+  }));
+  api.Add("DELETE", "/api/apps/{id}/certificates/{keyId}", Managed([](Call& call) {
+    state::Repo<state::App> repo(call.services.store);
+    auto a = repo.Get(call.tenant(), state::LowerAscii(call.req.PathParam("id")));
+    if (!a) return call.Fail(NotFound("Application " + std::string(call.req.PathParam("id")) + " was not found"));
+    std::string key(call.req.PathParam("keyId"));
+    auto it = std::remove_if(a->certificates.begin(), a->certificates.end(), [&](const auto& c) { return c.id == key; });
+    if (it == a->certificates.end()) return call.Fail(NotFound("Certificate " + key + " was not found"));
+    a->certificates.erase(it, a->certificates.end());
+    if (Status st = repo.Update(*a); !st.ok()) return call.Fail(st);
+    call.audit_target = "app:" + a->client_id + "/certificate:" + key;
+    call.NoContent();
   }));
   api.Add("DELETE", "/api/apps/{id}/secrets/{keyId}", Managed([](Call& call) {
     state::Repo<state::App> repo(call.services.store);

@@ -43,7 +43,8 @@ void RegisterIdentityRoutes(Api& api) {
         Reply(res, identity::OAuthError(400, "invalid_request", "The request body is not valid form data.", 900144));
         return;
       }
-      identity::OAuthReply reply = s.tokens.Token(req.PathParam("tenant"), v2, *form, req.headers.Get("authorization"));
+      identity::OAuthReply reply =
+          s.tokens.Token(req.PathParam("tenant"), v2, *form, req.headers.Get("authorization"), BaseUrl(req));
       std::string grant;
       for (const auto& [k, v] : *form) {
         if (k == "grant_type") grant = v;

@@ -326,6 +326,16 @@ Result<std::string> SignJwt(const json::Value& claims, const RsaKey& key) {
 }
 
 Result<json::Value> VerifyJwt(std::string_view token, const KeySet& keys, const JwtValidation& validation) {
+  return VerifyJwtWith(
+      token,
+      [&keys](const json::Value& header) -> const RsaKey* {
+        auto kid = header.GetString("kid");
+        return kid ? keys.Find(*kid) : nullptr;
+      },
+      validation);
+}
+
+Result<json::Value> VerifyJwtWith(std::string_view token, const KeyResolver& resolve, const JwtValidation& validation) {
   auto fail = [](std::string reason) { return Err(Unauthenticated(std::move(reason))); };
 
   if (token.size() > kMaxTokenBytes) return fail("token too large");
@@ -345,9 +355,8 @@ Result<json::Value> VerifyJwt(std::string_view token, const KeySet& keys, const 
   }
   // RFC 7515 4.1.11: extensions we do not understand must not be ignored.
   if (header->Find("crit") != nullptr) return fail("crit header not supported");
-  auto kid = header->GetString("kid");
-  if (!kid) return fail("missing kid");
-  const RsaKey* key = keys.Find(*kid);
+  if (!header->GetString("kid") && !header->GetString("x5t")) return fail("missing kid");
+  const RsaKey* key = resolve(*header);
   if (key == nullptr) return fail("unknown kid");
   if (!key->VerifyRs256(seg->signing_input, *signature)) return fail("bad signature");
 
@@ -368,6 +377,10 @@ Result<json::Value> VerifyJwt(std::string_view token, const KeySet& keys, const 
   }
   const json::Value* aud = claims->Find("aud");
   if (aud == nullptr || !AudienceAccepted(*aud, validation.accepted_audiences)) return fail("audience not accepted");
+  if (validation.expected_issuer) {
+    if (claims->GetString("iss") != *validation.expected_issuer) return fail("issuer mismatch");
+    return std::move(*claims);
+  }
   auto tid = claims->GetString("tid");
   if (!tid) return fail("missing tid");
   if (!validation.issuer_for_tenant) return fail("no issuer policy");

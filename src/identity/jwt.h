@@ -8,6 +8,7 @@
 // `tid`. Every failure is Unauthenticated with a reason suitable for logs (not for clients).
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -65,6 +66,9 @@ Result<std::string> SignJwt(const json::Value& claims, const RsaKey& key);
 
 struct JwtValidation {
   std::vector<std::string> accepted_audiences;
+  // When set, `iss` must equal it and `tid` is not required (client assertions, where iss is the
+  // client id). Otherwise the tenant policy below applies.
+  std::optional<std::string> expected_issuer;
   // Returns the issuer a token for tenant `tid` must carry, or "" when `tid` is unknown.
   std::function<std::string(std::string_view tid)> issuer_for_tenant;
   std::chrono::seconds clock_skew{120};
@@ -73,6 +77,11 @@ struct JwtValidation {
 
 // Verifies the token and returns its claims. Tokens larger than 16 KiB are rejected.
 Result<json::Value> VerifyJwt(std::string_view token, const KeySet& keys, const JwtValidation& validation);
+// The same checks with the key chosen by the caller from the (unverified) header, for tokens whose
+// keys are named another way, e.g. a client assertion's `x5t` certificate thumbprint. The resolver
+// returns nullptr to refuse.
+using KeyResolver = std::function<const RsaKey*(const json::Value& header)>;
+Result<json::Value> VerifyJwtWith(std::string_view token, const KeyResolver& resolve, const JwtValidation& validation);
 
 // Decodes a JWT's header or claims segment without verifying anything (for tests and diagnostics).
 Result<json::Value> DecodeJwtPart(std::string_view token, int part_index);

@@ -135,7 +135,11 @@ struct TokenService::GrantContext {
   bool v2 = false;
   const Form& form;
   std::string_view authorization_header;
+  std::string_view tenant_segment;
+  std::string_view base_url;
 };
+
+constexpr std::string_view kJwtBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 TokenService::TokenService(state::StateStore& store, KeyManager& keys, IdentityConfig config)
     : store_(store), keys_(keys), config_(std::move(config)) {
@@ -232,6 +236,14 @@ Result<state::App> TokenService::AuthenticateClient(GrantContext& ctx, bool requ
     return Err(NotFound("Application with identifier '" + client_id + "' was not found in the directory '" +
                         ctx.tenant.id + "'."));
   }
+  std::string_view assertion_type = FormGet(ctx.form, "client_assertion_type");
+  if (!assertion_type.empty()) {
+    if (assertion_type != kJwtBearerAssertion) {
+      return Err(Unauthenticated("client_assertion_type must be " + std::string(kJwtBearerAssertion)));
+    }
+    WARD_RETURN_IF_ERROR(VerifyClientAssertion(ctx, *app, FormGet(ctx.form, "client_assertion")));
+    return *app;
+  }
   if (client_secret.empty()) {
     if (require_secret || !app->public_client) {
       return Err(Unauthenticated("The request body must contain the following parameter: 'client_assertion' or "
@@ -251,6 +263,64 @@ Result<state::App> TokenService::AuthenticateClient(GrantContext& ctx, bool requ
   return Err(Unauthenticated("Invalid client secret provided. Ensure the secret being sent in the request is the "
                              "client secret value, not the client secret ID, for a secret added to app '" +
                              client_id + "'."));
+}
+
+// A client assertion (RFC 7523) signed by one of the app's registered certificates, named by its
+// SHA-1 thumbprint in `x5t` (base64url) or `kid` (hex); aud is our token endpoint; iss = sub = the
+// client id; each jti is accepted once.
+Status TokenService::VerifyClientAssertion(GrantContext& ctx, const state::App& app, std::string_view assertion) {
+  if (assertion.empty()) return Unauthenticated("client_assertion is missing");
+  std::vector<RsaKey> keys;
+  for (const state::AppCertificate& c : app.certificates) {
+    auto key = RsaKey::FromPublicPem(c.thumbprint, c.public_key_pem);
+    if (key) keys.push_back(std::move(*key));
+  }
+  int64_t now_ms = NowMs();
+  KeyResolver resolve = [&](const json::Value& header) -> const RsaKey* {
+    std::string thumbprint;
+    if (auto x5t = header.GetString("x5t")) {
+      // MSAL Python pads x5t with '='; the thumbprint itself is what matters.
+      std::string_view unpadded = *x5t;
+      while (!unpadded.empty() && unpadded.back() == '=') unpadded.remove_suffix(1);
+      auto raw = Base64UrlDecode(unpadded);
+      if (!raw) return nullptr;
+      thumbprint = HexEncode(*raw);
+    } else if (auto kid = header.GetString("kid")) {
+      thumbprint = *kid;
+    }
+    for (char& c : thumbprint) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i].kid() != thumbprint) continue;
+      // An expired certificate no longer authenticates.
+      for (const state::AppCertificate& c : app.certificates) {
+        if (c.thumbprint == thumbprint && c.expires_ms != 0 && c.expires_ms < now_ms) return nullptr;
+      }
+      return &keys[i];
+    }
+    return nullptr;
+  };
+  JwtValidation v;
+  v.expected_issuer = app.client_id;
+  v.clock_skew = std::chrono::seconds(300);
+  for (std::string_view base : {std::string_view(config_.public_url), ctx.base_url}) {
+    if (base.empty()) continue;
+    for (std::string_view seg : {std::string_view(ctx.tenant.id), ctx.tenant_segment}) {
+      v.accepted_audiences.push_back(std::string(base) + "/" + std::string(seg) + "/oauth2/token");
+      v.accepted_audiences.push_back(std::string(base) + "/" + std::string(seg) + "/oauth2/v2.0/token");
+    }
+  }
+  auto claims = VerifyJwtWith(assertion, resolve, v);
+  if (!claims) return Unauthenticated("Client assertion failed validation: " + claims.error().message());
+  if (Lower(claims->GetString("sub").value_or("")) != app.client_id) return Unauthenticated("Client assertion sub must be the client id");
+  // exp may be fractional (MSAL Python writes time.time()); VerifyJwtWith already checked it is a number.
+  int64_t exp = static_cast<int64_t>(claims->Find("exp")->as_double());
+  auto jti = claims->GetString("jti");
+  if (!jti || jti->empty()) return Unauthenticated("Client assertion must carry a jti");
+  if (exp * 1000 > now_ms + 3600 * 1000) return Unauthenticated("Client assertion lifetime is too long");
+  state::UsedAssertion used{ctx.tenant.id, HashSecret(app.client_id + "/" + *jti), (exp + 300) * 1000};
+  Status st = state::Repo<state::UsedAssertion>(store_).Insert(used);
+  if (st.code() == StatusCode::kAlreadyExists) return Unauthenticated("Client assertion was already used (jti replay)");
+  return st;
 }
 
 Result<std::string> TokenService::SignAccessToken(const json::Value& claims) {
@@ -274,7 +344,7 @@ OAuthReply ClientError(const Status& st) {
 }  // namespace
 
 OAuthReply TokenService::Token(std::string_view tenant_segment, bool v2, const Form& form,
-                               std::string_view authorization_header) {
+                               std::string_view authorization_header, std::string_view base_url) {
   auto tenant = ResolveTenant(tenant_segment);
   std::string grant(FormGet(form, "grant_type"));
   if (!tenant) {
@@ -283,7 +353,7 @@ OAuthReply TokenService::Token(std::string_view tenant_segment, bool v2, const F
       return OAuthError(400, "invalid_request", "Tenant '" + std::string(tenant_segment) + "' not found.", 90002);
     }
   }
-  GrantContext ctx{tenant ? *tenant : state::Tenant{}, v2, form, authorization_header};
+  GrantContext ctx{tenant ? *tenant : state::Tenant{}, v2, form, authorization_header, tenant_segment, base_url};
   if (grant.empty()) {
     return OAuthError(400, "invalid_request",
                       "The request body must contain the following parameter: 'grant_type'.", 900144);

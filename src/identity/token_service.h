@@ -54,8 +54,10 @@ class TokenService {
   TokenService(state::StateStore& store, KeyManager& keys, IdentityConfig config);
 
   // POST /{tenant}/oauth2/token (v2=false) and /{tenant}/oauth2/v2.0/token (v2=true).
-  // authorization_header carries HTTP Basic client credentials when the client uses them.
-  OAuthReply Token(std::string_view tenant_segment, bool v2, const Form& form, std::string_view authorization_header);
+  // authorization_header carries HTTP Basic client credentials when the client uses them; base_url
+  // (scheme://host as the client reached us) is one of the accepted audiences of client assertions.
+  OAuthReply Token(std::string_view tenant_segment, bool v2, const Form& form, std::string_view authorization_header,
+                   std::string_view base_url = {});
   // GET shows the sign-in page; POST checks the credentials and redirects with a code.
   OAuthReply AuthorizePage(std::string_view tenant_segment, const Form& query);
   OAuthReply AuthorizeSubmit(std::string_view tenant_segment, const Form& form);
@@ -85,6 +87,7 @@ class TokenService {
                              const std::string& resource, const std::vector<std::string>& requested, bool want_refresh,
                              const std::string& nonce);
   Result<state::App> AuthenticateClient(GrantContext& ctx, bool require_secret);
+  Status VerifyClientAssertion(GrantContext& ctx, const state::App& app, std::string_view assertion);
   Result<std::string> SignAccessToken(const json::Value& claims);
 
   state::StateStore& store_;

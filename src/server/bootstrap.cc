@@ -14,7 +14,9 @@ int64_t NowMs() {
       .count();
 }
 
-Result<std::vector<std::string>> Expand(const std::vector<std::string>& names, bool delegated) {
+}  // namespace
+
+Result<std::vector<std::string>> ExpandPermissions(const std::vector<std::string>& names, bool delegated) {
   std::vector<std::string> out;
   for (const std::string& n : names) {
     if (n == "*") {
@@ -29,8 +31,6 @@ Result<std::vector<std::string>> Expand(const std::vector<std::string>& names, b
   }
   return out;
 }
-
-}  // namespace
 
 Result<TenantDefaults> CreateTenant(state::StateStore& store, const std::string& name) {
   TenantDefaults d;
@@ -90,8 +90,8 @@ Result<NewApp> CreateApp(state::StateStore& store, const std::string& tenant, co
   a.tenant_id = tenant;
   a.client_id = NewGuid();
   a.display_name = name;
-  WARD_ASSIGN_OR_RETURN(a.app_permissions, Expand(app_permissions, false));
-  WARD_ASSIGN_OR_RETURN(a.delegated_permissions, Expand(delegated_permissions, true));
+  WARD_ASSIGN_OR_RETURN(a.app_permissions, ExpandPermissions(app_permissions, false));
+  WARD_ASSIGN_OR_RETURN(a.delegated_permissions, ExpandPermissions(delegated_permissions, true));
   a.redirect_uris = {"http://localhost", "http://127.0.0.1"};
   a.public_client = true;
   a.created_ms = NowMs();

@@ -40,6 +40,9 @@ Result<NewApp> CreateApp(state::StateStore& store, const std::string& tenant, co
 Result<std::string> AddAppSecret(state::StateStore& store, const std::string& tenant, const std::string& client_id,
                                  int days = 365);
 
+// Canonical permission names; "*" expands to every application (or delegated) permission.
+Result<std::vector<std::string>> ExpandPermissions(const std::vector<std::string>& names, bool delegated);
+
 // The only tenant, when the data dir has exactly one; otherwise the given id/name must match.
 Result<std::string> ResolveTenant(state::StateStore& store, const std::string& tenant_or_empty);
 

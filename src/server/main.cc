@@ -6,10 +6,13 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 
 #include "common/crypto.h"
 #include "common/version.h"
+#include "identity/certificates.h"
 #include "identity/keys.h"
 #include "identity/password.h"
 #include "json/json.h"
@@ -97,7 +100,7 @@ int Init(const std::string& dir, const std::string& tenant_name, const std::stri
 struct AdminArgs {
   std::string data_dir;
   std::string tenant;
-  std::string name, upn, password, display_name, permissions, delegated, role, user_group, user, group, kid, app;
+  std::string name, upn, password, display_name, permissions, delegated, role, user_group, user, group, kid, app, cert;
   std::string names, domains, tags, os, remediation = "No automated response";
   int64_t rank = 1;
   int days = 365;
@@ -305,6 +308,36 @@ int RunAdmin(const std::string& what, const std::string& verb, AdminArgs& a) {
       PrintJson(out);
       return 0;
     }
+    if (verb == "add-certificate" || verb == "grant") {
+      state::Repo<state::App> apps(store);
+      auto app_r = apps.Get(tenant, state::LowerAscii(a.app));
+      if (!app_r) return Fail(NotFound("app " + a.app + " not found"));
+      json::Value out = json::Value::Object();
+      if (verb == "grant") {
+        auto perms = server::ExpandPermissions(SplitCsv(a.permissions), false);
+        auto delegated = server::ExpandPermissions(SplitCsv(a.delegated), true);
+        if (!perms) return Fail(perms.error());
+        if (!delegated) return Fail(delegated.error());
+        if (!a.permissions.empty()) app_r->app_permissions = *perms;
+        if (!a.delegated.empty()) app_r->delegated_permissions = *delegated;
+        out.Set("applicationPermissions", state::StringArray(app_r->app_permissions));
+        out.Set("delegatedPermissions", state::StringArray(app_r->delegated_permissions));
+      } else {
+        std::ifstream in(a.cert);
+        if (!in) return Fail(InvalidArgument("cannot read " + a.cert));
+        std::stringstream pem;
+        pem << in.rdbuf();
+        auto info = identity::ParseCertificatePem(pem.str());
+        if (!info) return Fail(info.error());
+        auto c = identity::AddCertificate(&*app_r, *info);
+        if (!c) return Fail(c.error());
+        out.Set("keyId", c->id);
+        out.Set("thumbprint", c->thumbprint);
+      }
+      if (Status st = apps.Update(*app_r); !st.ok()) return Fail(st);
+      PrintJson(out);
+      return 0;
+    }
     if (verb == "add-secret") {
       auto secret = server::AddAppSecret(store, tenant, a.app, a.days);
       if (!secret) return Fail(secret.error());
@@ -396,7 +429,7 @@ int main(int argc, char** argv) {
       {"user-groups", {"list", "create", "add-member"}},
       {"roles", {"list", "create", "assign"}},
       {"device-groups", {"list", "create", "grant"}},
-      {"apps", {"list", "create", "add-secret"}},
+      {"apps", {"list", "create", "add-secret", "add-certificate", "grant"}},
       {"keys", {"list", "rotate", "retire"}},
       {"machines", {"register"}},
   };
@@ -418,6 +451,7 @@ int main(int argc, char** argv) {
       cmd->add_option("--group", a.group);
       cmd->add_option("--kid", a.kid);
       cmd->add_option("--app", a.app);
+      cmd->add_option("--cert", a.cert, "PEM certificate file");
       cmd->add_option("--rank", a.rank);
       cmd->add_option("--days", a.days);
       cmd->add_option("--names", a.names, "Device-name patterns, comma-separated");

@@ -2,7 +2,10 @@
 
 #include <signal.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 
 #include "api/api.h"
@@ -126,9 +129,29 @@ Status Serve(const ServeOptions& o) {
   std::printf("ward listening on %s\n", url.c_str());
   std::fflush(stdout);
 
+  // Housekeeping: expired auth codes, refresh tokens and used assertions are deleted every few minutes.
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::thread sweeper([&] {
+    std::unique_lock lock(stop_mu);
+    while (!stop_cv.wait_for(lock, std::chrono::minutes(5), [&] { return stopping; })) {
+      int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+      auto n = store->DeleteExpired(now);
+      if (!n) log::Warn("sweeping expired OAuth artefacts failed", {{"error", n.error().message()}});
+    }
+  });
+
   int sig = 0;
   sigwait(&signals, &sig);
   log::Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  {
+    std::lock_guard lock(stop_mu);
+    stopping = true;
+  }
+  stop_cv.notify_all();
+  sweeper.join();
   server.Stop();
   log::Info("stopped");
   return Status::Ok();

@@ -16,6 +16,7 @@ struct Encoder {
   }
   void operator()(const char* k, const DeviceGroupRules& v);
   void operator()(const char* k, const std::vector<AppSecret>& v);
+  void operator()(const char* k, const std::vector<AppCertificate>& v);
 };
 
 struct Decoder {
@@ -57,6 +58,7 @@ struct Decoder {
   }
   void operator()(const char* k, DeviceGroupRules& v);
   void operator()(const char* k, std::vector<AppSecret>& v);
+  void operator()(const char* k, std::vector<AppCertificate>& v);
 };
 
 template <class V> void VisitFields(DeviceGroupRules& r, V& v) {
@@ -65,6 +67,13 @@ template <class V> void VisitFields(DeviceGroupRules& r, V& v) {
 template <class V> void VisitFields(AppSecret& r, V& v) {
   v("id", r.id); v("hash", r.hash); v("hint", r.hint); v("displayName", r.display_name);
   v("createdMs", r.created_ms); v("expiresMs", r.expires_ms);
+}
+template <class V> void VisitFields(AppCertificate& r, V& v) {
+  v("id", r.id); v("thumbprint", r.thumbprint); v("publicKeyPem", r.public_key_pem); v("subject", r.subject);
+  v("createdMs", r.created_ms); v("expiresMs", r.expires_ms);
+}
+template <class V> void VisitFields(UsedAssertion& r, V& v) {
+  v("tenantId", r.tenant_id); v("jtiHash", r.jti_hash); v("expiresMs", r.expires_ms);
 }
 template <class V> void VisitFields(User& r, V& v) {
   v("tenantId", r.tenant_id); v("id", r.id); v("upn", r.upn); v("displayName", r.display_name);
@@ -87,7 +96,7 @@ template <class V> void VisitFields(App& r, V& v) {
   v("tenantId", r.tenant_id); v("clientId", r.client_id); v("displayName", r.display_name);
   v("appPermissions", r.app_permissions); v("delegatedPermissions", r.delegated_permissions);
   v("redirectUris", r.redirect_uris); v("publicClient", r.public_client); v("enabled", r.enabled);
-  v("secrets", r.secrets); v("createdMs", r.created_ms);
+  v("secrets", r.secrets); v("certificates", r.certificates); v("createdMs", r.created_ms);
 }
 template <class V> void VisitFields(Machine& r, V& v) {
   v("tenantId", r.tenant_id); v("id", r.id); v("computerDnsName", r.computer_dns_name); v("domain", r.domain);
@@ -123,11 +132,13 @@ template <class R> Result<R> Decode(const json::Value& v) {
 }
 
 void Encoder::operator()(const char* k, const DeviceGroupRules& v) { out.Set(k, Encode(v)); }
-void Encoder::operator()(const char* k, const std::vector<AppSecret>& v) {
+template <class R> json::Value EncodeList(const std::vector<R>& items) {
   json::Value arr = json::Value::Array();
-  for (const AppSecret& s : v) arr.Append(Encode(s));
-  out.Set(k, std::move(arr));
+  for (const R& item : items) arr.Append(Encode(item));
+  return arr;
 }
+void Encoder::operator()(const char* k, const std::vector<AppSecret>& v) { out.Set(k, EncodeList(v)); }
+void Encoder::operator()(const char* k, const std::vector<AppCertificate>& v) { out.Set(k, EncodeList(v)); }
 void Decoder::operator()(const char* k, DeviceGroupRules& v) {
   const json::Value* f = in.Find(k);
   if (!f || f->is_null()) return;
@@ -135,16 +146,23 @@ void Decoder::operator()(const char* k, DeviceGroupRules& v) {
   if (!r) return Fail(k);
   v = std::move(*r);
 }
+template <class R> bool DecodeList(const json::Value* f, std::vector<R>* out) {
+  if (!f->is_array()) return false;
+  out->clear();
+  for (const json::Value& item : f->items()) {
+    auto r = Decode<R>(item);
+    if (!r) return false;
+    out->push_back(std::move(*r));
+  }
+  return true;
+}
 void Decoder::operator()(const char* k, std::vector<AppSecret>& v) {
   const json::Value* f = in.Find(k);
-  if (!f || f->is_null()) return;
-  if (!f->is_array()) return Fail(k);
-  v.clear();
-  for (const json::Value& item : f->items()) {
-    auto s = Decode<AppSecret>(item);
-    if (!s) return Fail(k);
-    v.push_back(std::move(*s));
-  }
+  if (f && !f->is_null() && !DecodeList(f, &v)) Fail(k);
+}
+void Decoder::operator()(const char* k, std::vector<AppCertificate>& v) {
+  const json::Value* f = in.Find(k);
+  if (f && !f->is_null() && !DecodeList(f, &v)) Fail(k);
 }
 
 }  // namespace
@@ -174,6 +192,7 @@ json::Value ToJson(const App& r) { return Encode(r); }
 json::Value ToJson(const Machine& r) { return Encode(r); }
 json::Value ToJson(const AuthCode& r) { return Encode(r); }
 json::Value ToJson(const RefreshToken& r) { return Encode(r); }
+json::Value ToJson(const UsedAssertion& r) { return Encode(r); }
 Result<User> UserFromJson(const json::Value& v) { return Decode<User>(v); }
 Result<UserGroup> UserGroupFromJson(const json::Value& v) { return Decode<UserGroup>(v); }
 Result<Role> RoleFromJson(const json::Value& v) { return Decode<Role>(v); }
@@ -182,5 +201,6 @@ Result<App> AppFromJson(const json::Value& v) { return Decode<App>(v); }
 Result<Machine> MachineFromJson(const json::Value& v) { return Decode<Machine>(v); }
 Result<AuthCode> AuthCodeFromJson(const json::Value& v) { return Decode<AuthCode>(v); }
 Result<RefreshToken> RefreshTokenFromJson(const json::Value& v) { return Decode<RefreshToken>(v); }
+Result<UsedAssertion> UsedAssertionFromJson(const json::Value& v) { return Decode<UsedAssertion>(v); }
 
 }  // namespace ward::state

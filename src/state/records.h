@@ -78,6 +78,15 @@ struct AppSecret {
   int64_t expires_ms = 0;
 };
 
+struct AppCertificate {
+  std::string id;  // GUID
+  std::string thumbprint;  // SHA-1 of the DER certificate, upper-case hex
+  std::string public_key_pem;
+  std::string subject;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;  // the certificate's notAfter
+};
+
 struct App {
   std::string tenant_id;
   std::string client_id;  // GUID
@@ -88,6 +97,7 @@ struct App {
   bool public_client = true;  // allows ROPC / auth-code without a secret
   bool enabled = true;
   std::vector<AppSecret> secrets;
+  std::vector<AppCertificate> certificates;
   int64_t created_ms = 0;
 };
 
@@ -119,6 +129,13 @@ struct AuthCode {
   std::string scope;
   std::string resource;
   std::string nonce;
+  int64_t expires_ms = 0;
+};
+
+// A client assertion's `jti`, kept until the assertion expires so it cannot be replayed.
+struct UsedAssertion {
+  std::string tenant_id;
+  std::string jti_hash;
   int64_t expires_ms = 0;
 };
 
@@ -164,6 +181,7 @@ json::Value ToJson(const App& r);
 json::Value ToJson(const Machine& r);
 json::Value ToJson(const AuthCode& r);
 json::Value ToJson(const RefreshToken& r);
+json::Value ToJson(const UsedAssertion& r);
 Result<User> UserFromJson(const json::Value& v);
 Result<UserGroup> UserGroupFromJson(const json::Value& v);
 Result<Role> RoleFromJson(const json::Value& v);
@@ -172,6 +190,7 @@ Result<App> AppFromJson(const json::Value& v);
 Result<Machine> MachineFromJson(const json::Value& v);
 Result<AuthCode> AuthCodeFromJson(const json::Value& v);
 Result<RefreshToken> RefreshTokenFromJson(const json::Value& v);
+Result<UsedAssertion> UsedAssertionFromJson(const json::Value& v);
 
 json::Value StringArray(const std::vector<std::string>& values);
 // Reads an array of strings; nullopt when v is not an array of strings.

@@ -16,6 +16,7 @@ const char* KindName(Kind kind) {
     case Kind::kMachine: return "machine";
     case Kind::kAuthCode: return "auth_code";
     case Kind::kRefreshToken: return "refresh_token";
+    case Kind::kUsedAssertion: return "used_assertion";
   }
   return "unknown";
 }
@@ -95,7 +96,10 @@ int64_t NowMs() {
 
 // Short-lived artefacts carry their expiry in a column so a sweep can drop them.
 std::optional<int64_t> ExpiryOf(const Document& doc) {
-  if (auto e = doc.body.GetInt("expiresMs"); e && (doc.body.Find("codeHash") || doc.body.Find("tokenHash"))) return e;
+  if (auto e = doc.body.GetInt("expiresMs");
+      e && (doc.body.Find("codeHash") || doc.body.Find("tokenHash") || doc.body.Find("jtiHash"))) {
+    return e;
+  }
   return std::nullopt;
 }
 
@@ -328,6 +332,19 @@ Result<Document> SqliteStateStore::Take(std::string_view tenant, Kind kind, std:
   WARD_RETURN_IF_ERROR(db_->Exec("COMMIT"));
   ++local_writes_;
   return doc;
+}
+
+Result<int64_t> SqliteStateStore::DeleteExpired(int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  WARD_ASSIGN_OR_RETURN(Statement st,
+                        db_->Prepare("DELETE FROM documents WHERE expires_ms IS NOT NULL AND expires_ms < ?"));
+  WARD_RETURN_IF_ERROR(st.Bind(1, now_ms).Run());
+  int64_t n = db_->Changes();
+  if (n > 0) {
+    cache_.clear();
+    ++local_writes_;
+  }
+  return n;
 }
 
 Result<int64_t> SqliteStateStore::NextSequence(std::string_view tenant, std::string_view name) {

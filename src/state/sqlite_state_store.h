@@ -40,6 +40,7 @@ class SqliteStateStore final : public StateStore {
   Result<std::vector<Document>> List(std::string_view tenant, Kind kind) override;
   Status Delete(std::string_view tenant, Kind kind, std::string_view id) override;
   Result<Document> Take(std::string_view tenant, Kind kind, std::string_view id) override;
+  Result<int64_t> DeleteExpired(int64_t now_ms) override;
   Result<int64_t> NextSequence(std::string_view tenant, std::string_view name) override;
   Result<int64_t> AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(std::string_view tenant, const AuditQuery& query) override;

@@ -22,7 +22,7 @@
 
 namespace ward::state {
 
-enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken };
+enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion };
 const char* KindName(Kind kind);
 
 struct Document {
@@ -62,6 +62,9 @@ class StateStore {
   virtual Status Delete(std::string_view tenant, Kind kind, std::string_view id) = 0;
   // Reads and deletes in one transaction: single-use artefacts such as authorization codes.
   virtual Result<Document> Take(std::string_view tenant, Kind kind, std::string_view id) = 0;
+  // Deletes short-lived artefacts (auth codes, refresh tokens, used assertions) whose expiry has
+  // passed, in every tenant. Returns how many were deleted.
+  virtual Result<int64_t> DeleteExpired(int64_t now_ms) = 0;
   // Per-tenant counters (e.g. numeric device-group ids), starting at 1.
   virtual Result<int64_t> NextSequence(std::string_view tenant, std::string_view name) = 0;
 
@@ -99,6 +102,7 @@ WARD_RECORD_TRAITS(App, Kind::kApp, r.client_id, "", AppFromJson);  // client id
 WARD_RECORD_TRAITS(Machine, Kind::kMachine, r.id, "", MachineFromJson);
 WARD_RECORD_TRAITS(AuthCode, Kind::kAuthCode, r.code_hash, "", AuthCodeFromJson);
 WARD_RECORD_TRAITS(RefreshToken, Kind::kRefreshToken, r.token_hash, "", RefreshTokenFromJson);
+WARD_RECORD_TRAITS(UsedAssertion, Kind::kUsedAssertion, r.jti_hash, "", UsedAssertionFromJson);
 #undef WARD_RECORD_TRAITS
 
 template <class R>

@@ -264,3 +264,69 @@ def test_key_rotation_keeps_old_tokens_valid(ward):
     assert ward.get("/api/machines", after).status_code == 200
     jwks = ward.get(f"/{ward.tenant}/discovery/v2.0/keys").json()["keys"]
     assert len(jwks) >= 2
+
+
+def make_certificate(days=30):
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ward-e2e-client")])
+    now = datetime.datetime.utcnow()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days)).sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    thumbprint = cert.fingerprint(hashes.SHA1()).hex().upper()
+    return key_pem, cert_pem, thumbprint
+
+
+def test_msal_client_credentials_with_certificate(ward, admin_token, tmp_path):
+    app = ward.admin("apps", "create", "--name", "cert app", "--permissions", "Machine.Read.All")
+    key_pem, cert_pem, thumbprint = make_certificate()
+    # Registered through the management API (the admin CLI's add-certificate does the same).
+    r = ward.post(f"/api/apps/{app['clientId']}/certificates", admin_token, json={"certificate": cert_pem})
+    assert r.status_code == 201, r.text
+    assert r.json()["customKeyIdentifier"] == thumbprint
+    cca = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential={"private_key": key_pem, "thumbprint": thumbprint},
+        authority=f"{ward.base}/{ward.tenant}", validate_authority=False, http_client=msal_session(ward))
+    result = cca.acquire_token_for_client(scopes=[f"{MDE_RESOURCE}/.default"])
+    assert "access_token" in result, result
+    assert ward.get("/api/machines", result["access_token"]).status_code == 200
+    # Another key claiming the same thumbprint fails the signature check.
+    other_key, _, _ = make_certificate()
+    bad = msal.ConfidentialClientApplication(
+        app["clientId"], client_credential={"private_key": other_key, "thumbprint": thumbprint},
+        authority=f"{ward.base}/{ward.tenant}", validate_authority=False, http_client=msal_session(ward))
+    refused = bad.acquire_token_for_client(scopes=[f"{MDE_RESOURCE}/.default"])
+    assert refused.get("error") == "invalid_client", refused
+
+
+def test_client_assertion_replay_is_refused(ward, tmp_path):
+    key_pem, cert_pem, thumbprint = make_certificate()
+    cert_file = tmp_path / "client.pem"
+    cert_file.write_text(cert_pem)
+    app = ward.admin("apps", "create", "--name", "replay app", "--permissions", "Machine.Read.All")
+    ward.admin("apps", "add-certificate", "--app", app["clientId"], "--cert", str(cert_file))
+    priv = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    now = int(time.time())
+    header = {"alg": "RS256", "typ": "JWT", "x5t": b64url(bytes.fromhex(thumbprint))}
+    claims = {"aud": f"{ward.base}/{ward.tenant}/oauth2/v2.0/token", "iss": app["clientId"], "sub": app["clientId"],
+              "jti": str(uuid.uuid4()), "nbf": now, "exp": now + 600}
+    signing_input = f"{b64url_json(header)}.{b64url_json(claims)}".encode()
+    assertion = signing_input.decode() + "." + b64url(priv.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))
+    form = {"grant_type": "client_credentials", "client_id": app["clientId"], "scope": f"{MDE_RESOURCE}/.default",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion}
+    assert ward.post(f"/{ward.tenant}/oauth2/v2.0/token", data=form).status_code == 200
+    again = ward.post(f"/{ward.tenant}/oauth2/v2.0/token", data=form)
+    assert again.status_code == 401 and again.json()["error"] == "invalid_client"
+    # A wrong audience is refused too.
+    claims.update(jti=str(uuid.uuid4()), aud="https://elsewhere.example/token")
+    signing_input = f"{b64url_json(header)}.{b64url_json(claims)}".encode()
+    form["client_assertion"] = signing_input.decode() + "." + b64url(priv.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))
+    assert ward.post(f"/{ward.tenant}/oauth2/v2.0/token", data=form).status_code == 401

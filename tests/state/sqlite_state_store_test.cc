@@ -161,3 +161,30 @@ TEST(RecordsTest, JsonCodecRoundTrips) {
 
 }  // namespace
 }  // namespace ward::state
+
+namespace ward::state {
+namespace {
+
+TEST_F(StateStoreTest, DeleteExpiredDropsOnlyExpiredArtefacts) {
+  auto store = SqliteStateStore::Open(Path());
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->CreateTenant(Tenant{"a", "A", 1}).ok());
+  Repo<AuthCode> codes(**store);
+  AuthCode old_code;
+  old_code.tenant_id = "a";
+  old_code.code_hash = "old";
+  old_code.expires_ms = 100;
+  AuthCode fresh = old_code;
+  fresh.code_hash = "fresh";
+  fresh.expires_ms = 10'000;
+  ASSERT_TRUE(codes.Insert(old_code).ok());
+  ASSERT_TRUE(codes.Insert(fresh).ok());
+  ASSERT_TRUE(Repo<Role>(**store).Insert(Role{"a", "r", "role", "", {}, {}, false}).ok());
+  EXPECT_EQ((*store)->DeleteExpired(5'000).value_or(-1), 1);
+  EXPECT_FALSE(codes.Get("a", "old"));
+  EXPECT_TRUE(codes.Get("a", "fresh"));
+  EXPECT_TRUE(Repo<Role>(**store).Get("a", "r"));
+}
+
+}  // namespace
+}  // namespace ward::state
