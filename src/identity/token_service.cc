@@ -431,11 +431,11 @@ OAuthReply TokenService::Password(GrantContext& ctx) {
   }
   auto app = AuthenticateClient(ctx, /*require_secret=*/false);
   if (!app) return ClientError(app.error());
-  auto user = state::Repo<state::User>(store_).GetByUniqueKey(ctx.tenant.id, username);
-  // Verify a dummy hash for unknown users so timing does not reveal which names exist.
-  static const std::string kDummyHash = HashPassword("ward-dummy-password").value_or("");
-  bool ok = user ? VerifyPassword(password, user->password_hash) : (VerifyPassword(password, kDummyHash), false);
-  if (!ok || !user->enabled) {
+  auto user = CheckUserPassword(ctx.tenant, username, password);
+  if (!user) {
+    if (user.error().code() == StatusCode::kFailedPrecondition) {
+      return OAuthError(400, "invalid_grant", user.error().message(), 50053);
+    }
     return OAuthError(400, "invalid_grant", "Error validating credentials due to invalid username or password.", 50126);
   }
   std::vector<std::string> requested;
@@ -443,6 +443,24 @@ OAuthReply TokenService::Password(GrantContext& ctx) {
   if (!resource) return OAuthError(400, "invalid_resource", resource.error().message(), 500011);
   bool want_refresh = !ctx.v2 || std::find(requested.begin(), requested.end(), "offline_access") != requested.end();
   return IssueUserTokens(ctx, *app, *user, *resource, requested, want_refresh, "");
+}
+
+Result<state::User> TokenService::CheckUserPassword(const state::Tenant& tenant, std::string_view username,
+                                                    std::string_view password) {
+  std::string key = tenant.id + "/" + Lower(username);
+  if (throttle_.Locked(key)) {
+    return Err(FailedPrecondition("Your account is temporarily locked to prevent unauthorized use. Try again later."));
+  }
+  auto user = state::Repo<state::User>(store_).GetByUniqueKey(tenant.id, username);
+  // Verify a dummy hash for unknown users so timing does not reveal which names exist.
+  static const std::string kDummyHash = HashPassword("ward-dummy-password").value_or("");
+  bool ok = user ? VerifyPassword(password, user->password_hash) : (VerifyPassword(password, kDummyHash), false);
+  if (!ok || !user->enabled) {
+    throttle_.RecordFailure(key);
+    return Err(Unauthenticated("invalid username or password"));
+  }
+  throttle_.RecordSuccess(key);
+  return *user;
 }
 
 OAuthReply TokenService::IssueUserTokens(GrantContext& ctx, const state::App& app, const state::User& user,
@@ -671,15 +689,20 @@ OAuthReply TokenService::AuthorizeSubmit(std::string_view tenant_segment, const 
   auto app = state::Repo<state::App>(store_).Get(tenant->id, client_id);
   if (!app || !app->enabled) return html_error(400, "Unknown application.");
   if (!RedirectUriAllowed(*app, redirect_uri)) return html_error(400, "The redirect URI is not registered for this application.");
-  if (!user || !VerifyPassword(password, user->password_hash) || !user->enabled) {
+  auto checked = CheckUserPassword(*tenant, username, password);
+  if (!checked) {
     // Show the form again rather than redirecting: the client app should not learn of failed attempts.
     Form retry = form;
     retry.emplace_back("login_hint", username);
     OAuthReply page = AuthorizePage(tenant->id, retry);
     page.status = 200;
-    page.body.insert(page.body.find("<form"), "<p role=\"alert\">Your account or password is incorrect.</p>");
+    std::string alert = checked.error().code() == StatusCode::kFailedPrecondition
+                            ? checked.error().message()
+                            : "Your account or password is incorrect.";
+    page.body.insert(page.body.find("<form"), "<p role=\"alert\">" + HtmlEscape(alert) + "</p>");
     return page;
   }
+  user = *checked;
   std::string method(FormGet(form, "code_challenge_method"));
   std::string challenge(FormGet(form, "code_challenge"));
   if (!challenge.empty() && method.empty()) method = "plain";

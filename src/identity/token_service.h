@@ -19,6 +19,7 @@
 
 #include "common/status.h"
 #include "identity/keys.h"
+#include "identity/login_throttle.h"
 #include "json/json.h"
 #include "rbac/authorizer.h"
 #include "state/state_store.h"
@@ -90,9 +91,15 @@ class TokenService {
   Status VerifyClientAssertion(GrantContext& ctx, const state::App& app, std::string_view assertion);
   Result<std::string> SignAccessToken(const json::Value& claims);
 
+  // Checks a user's password with smart lockout; the same error for unknown users, wrong passwords
+  // and disabled accounts. Locked accounts get kFailedPrecondition.
+  Result<state::User> CheckUserPassword(const state::Tenant& tenant, std::string_view username,
+                                        std::string_view password);
+
   state::StateStore& store_;
   KeyManager& keys_;
   IdentityConfig config_;
+  LoginThrottle throttle_;
 
   // Verified-token cache: token → principal and expiry. Bounded; cleared wholesale when full.
   struct CacheEntry {

@@ -330,3 +330,15 @@ def test_client_assertion_replay_is_refused(ward, tmp_path):
     signing_input = f"{b64url_json(header)}.{b64url_json(claims)}".encode()
     form["client_assertion"] = signing_input.decode() + "." + b64url(priv.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))
     assert ward.post(f"/{ward.tenant}/oauth2/v2.0/token", data=form).status_code == 401
+
+
+def test_repeated_wrong_passwords_lock_the_account(ward, admin_token):
+    upn = f"locked-{uuid.uuid4().hex[:6]}@corp.example"
+    assert ward.post("/api/users", admin_token, json={"userPrincipalName": upn, "password": "Right-password-1"}).status_code == 201
+    form = {"grant_type": "password", "client_id": ward.creds["clientId"], "username": upn,
+            "scope": f"{MDE_RESOURCE}/.default"}
+    for _ in range(10):
+        r = ward.post(f"/{ward.tenant}/oauth2/v2.0/token", data={**form, "password": "wrong-password-1"})
+        assert r.status_code == 400 and 50126 in r.json()["error_codes"]
+    r = ward.post(f"/{ward.tenant}/oauth2/v2.0/token", data={**form, "password": "Right-password-1"})
+    assert r.status_code == 400 and 50053 in r.json()["error_codes"], r.text
