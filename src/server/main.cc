@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -106,10 +107,7 @@ struct AdminArgs {
   int days = 365;
 };
 
-int RunAdmin(const std::string& what, const std::string& verb, AdminArgs& a) {
-  auto store_r = OpenStore(a.data_dir);
-  if (!store_r) return Fail(store_r.error());
-  state::StateStore& store = **store_r;
+int RunAdminCommand(state::StateStore& store, const std::string& what, const std::string& verb, AdminArgs& a) {
   if (what == "tenants") {
     if (verb == "list") {
       auto all = store.ListTenants();
@@ -121,6 +119,7 @@ int RunAdmin(const std::string& what, const std::string& verb, AdminArgs& a) {
     }
     auto t = server::CreateTenant(store, a.name.empty() ? "Ward tenant" : a.name);
     if (!t) return Fail(t.error());
+    a.tenant = t->tenant_id;
     json::Value out = json::Value::Object();
     out.Set("tenantId", t->tenant_id);
     PrintJson(out);
@@ -382,6 +381,38 @@ int RunAdmin(const std::string& what, const std::string& verb, AdminArgs& a) {
     return 0;
   }
   return Fail(InvalidArgument("unknown admin command"));
+}
+
+// Every change made with `ward admin` lands in the audit log like an API change, with the operating
+// system user as the actor: the CLI is the recovery path, so it must not be an unaudited one.
+int RunAdmin(const std::string& what, const std::string& verb, AdminArgs& a) {
+  auto store_r = OpenStore(a.data_dir);
+  if (!store_r) return Fail(store_r.error());
+  state::StateStore& store = **store_r;
+  int rc = RunAdminCommand(store, what, verb, a);
+  if (rc != 0 || verb == "list") return rc;
+  std::vector<std::string> tenants;
+  if (what == "keys") {
+    for (const auto& t : store.ListTenants().value_or(std::vector<state::Tenant>{})) tenants.push_back(t.id);
+  } else if (auto t = server::ResolveTenant(store, a.tenant)) {
+    tenants.push_back(*t);
+  }
+  const char* os_user = std::getenv("USER");
+  std::string target = !a.upn.empty() ? a.upn : !a.app.empty() ? a.app : !a.kid.empty() ? a.kid : a.name;
+  for (const std::string& tenant : tenants) {
+    state::AuditEntry e;
+    e.tenant_id = tenant;
+    e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+    e.actor_type = "System";
+    e.actor_id = "ward-admin";
+    e.actor_name = std::string("ward admin (") + (os_user ? os_user : "unknown") + ")";
+    e.action = "ward admin " + what + " " + verb;
+    e.target = target;
+    e.result = "Success";
+    if (auto st = store.AppendAudit(e); !st) std::fprintf(stderr, "ward: audit: %s\n", st.error().message().c_str());
+  }
+  return rc;
 }
 
 }  // namespace

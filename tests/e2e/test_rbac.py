@@ -154,3 +154,11 @@ def test_management_changes_are_audited(ward, admin_token, org):
     assert all(e["actorType"] == "Application" and e["target"].startswith("role:") for e in entries)
     # Non-admins cannot read it.
     assert_mde_error(ward.get("/api/auditlogs", org["tokens"]["tier2"]), 403, "Forbidden")
+
+
+def test_admin_cli_changes_are_audited(ward, admin_token, org):
+    r = ward.get("/api/auditlogs?$filter=actorType eq 'System' and action eq 'ward admin machines register'",
+                 admin_token)
+    assert r.status_code == 200, r.text
+    targets = {e["target"] for e in r.json()["value"]}
+    assert f"a-{org['tag']}-web01" in targets
