@@ -62,6 +62,10 @@ void Call::Fail(const Status& st, std::string_view mde_code) {
   if (mde_code.empty()) mde_code = e.code;
   // Request bodies that do not parse get MDE's own wording.
   if (mde_code == "InvalidInput" && StartsWith(st.message(), "Request body is incorrect")) mde_code = "InvalidRequestBody";
+  if (mde_code == "InvalidInput" && StartsWith(st.message(), "Parameter ") &&
+      st.message().size() > 11 && st.message().ends_with(" is missing")) {
+    mde_code = "MissingRequiredParameter";
+  }
   Json(e.status, ErrorBody(mde_code, st.message(), req.request_id));
   if (e.status == 401) res.headers.Set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
 }

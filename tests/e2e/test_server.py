@@ -134,3 +134,64 @@ def test_restart_keeps_all_state_and_tokens(tmp_path):
         assert {e["target"] for e in logs} >= {f"role:{role['id']}", f"user:{user['id']}"}
     finally:
         w.stop()
+
+
+def test_missing_required_parameter(ward, admin_token):
+    assert_mde_error(ward.post("/api/rbac/roles", admin_token, json={"description": "no name"}), 400,
+                     "MissingRequiredParameter")
+
+
+def test_config_errors_stop_the_server_with_a_reason(tmp_path):
+    import subprocess
+    from conftest import WARD, run_ward
+    d = tmp_path / "badcfg"
+    run_ward("init", "--data-dir", str(d), "--json")
+    (d / "config.json").write_text('{"rateLimits": {"perMinut": 5}}')
+    out = subprocess.run([WARD, "server", "--data-dir", str(d), "--listen", "127.0.0.1:0"], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode != 0 and "perMinut" in out.stderr
+
+
+def test_tls_with_given_certificate(tmp_path):
+    """--tls-cert/--tls-key serve HTTPS with the operator's own certificate."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ward-test")])
+    now = datetime.datetime.utcnow()
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    import subprocess
+    from conftest import WARD, free_port, run_ward
+    d = tmp_path / "tlsdata"
+    run_ward("init", "--data-dir", str(d), "--json")
+    port = free_port()
+    proc = subprocess.Popen([WARD, "server", "--data-dir", str(d), "--listen", f"127.0.0.1:{port}",
+                             "--tls-cert", str(cert_file), "--tls-key", str(key_file)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 20
+        while True:
+            try:
+                r = requests.get(f"https://127.0.0.1:{port}/healthz", verify=str(cert_file), timeout=5)
+                break
+            except requests.ConnectionError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
