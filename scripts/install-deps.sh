@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.74-dev libboost-program-options1.74-dev
-  libssl-dev libsqlite3-dev libargon2-dev
+  libssl-dev libsqlite3-dev libargon2-dev libzstd-dev zlib1g-dev
   libsimdjson-dev rapidjson-dev
   libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,0 +1,57 @@
+#pragma once
+// The advanced-hunting schema registry: every MDE hunting table with its columns, in documented
+// order, and their types. Declared once as data (src/events/hunting_schema.tsv, compiled in) and
+// shared by ingest validation, the columnar store, the KQL binder and streaming.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ward::events {
+
+// KQL scalar types used by the tables. `dynamic` columns are stored as JSON text, like MDE does.
+enum class ColumnType : uint8_t { kDatetime, kString, kLong, kInt, kBool, kDynamic, kReal };
+std::string_view ColumnTypeName(ColumnType t);  // "datetime", "string", ...
+std::optional<ColumnType> ParseColumnType(std::string_view name);
+
+struct ColumnDef {
+  std::string name;
+  ColumnType type;
+};
+
+struct TableDef {
+  std::string name;
+  uint16_t id = 0;  // stable index in the registry
+  std::vector<ColumnDef> columns;
+  // Index of a column by exact name, or -1.
+  int Find(std::string_view column) const;
+  // Columns every event must carry (Timestamp, and DeviceId/DeviceName for Device* tables).
+  std::vector<int> required;
+  int timestamp_column = -1;
+};
+
+class SchemaRegistry {
+ public:
+  // The built-in MDE hunting tables.
+  static const SchemaRegistry& Hunting();
+  const TableDef* Find(std::string_view table) const;  // exact, case-sensitive (KQL table names are)
+  const TableDef& table(uint16_t id) const { return tables_[id]; }
+  const std::vector<TableDef>& tables() const { return tables_; }
+
+  // Builds a registry from TSV text with a header line "table\tcolumn\ttype".
+  static std::optional<SchemaRegistry> FromTsv(std::string_view tsv, std::string* error);
+
+ private:
+  std::vector<TableDef> tables_;
+};
+
+// Time is kept as KQL does: 100-nanosecond ticks, here counted from the Unix epoch.
+inline constexpr int64_t kTicksPerSecond = 10'000'000;
+inline constexpr int64_t kTicksPerMillisecond = 10'000;
+// Parses ISO-8601 ("2024-05-01T10:11:12.1234567Z", offsets allowed) into ticks.
+std::optional<int64_t> ParseIsoTicks(std::string_view text);
+// Formats ticks as MDE does: "2024-05-01T10:11:12.1234567Z".
+std::string FormatIsoTicks(int64_t ticks);
+
+}  // namespace ward::events
