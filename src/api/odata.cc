@@ -6,6 +6,8 @@
 // build deep trees (which would recurse deeply when evaluated or destroyed).
 #include "api/odata.h"
 
+#include "common/time.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -100,38 +102,6 @@ std::string Cat(const Args&... args) {
 }
 
 Status Invalid(std::string msg) { return InvalidArgument(std::move(msg)); }
-
-// ---------------------------------------------------------------------------------------------
-// Date/time: days-from-civil (Howard Hinnant) so nothing depends on the locale, TZ or timegm.
-
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t& y, int64_t& m, int64_t& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = yoe + era * 400;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp + (mp < 10 ? 3 : -9);
-  y += m <= 2 ? 1 : 0;
-}
-
-bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-int DaysInMonth(int64_t y, int64_t m) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
-}
 
 // Reads exactly n digits at pos.
 bool ReadDigits(std::string_view s, size_t& pos, size_t n, int64_t& out) {
@@ -1196,94 +1166,9 @@ const Property* EntitySchema::Find(std::string_view name) const {
   return nullptr;
 }
 
-std::optional<int64_t> ParseDateTimeMs(std::string_view s) {
-  size_t pos = 0;
-  int64_t year, month, day, hour = 0, minute = 0, second = 0, ms = 0;
-  if (!ReadDigits(s, pos, 4, year)) return std::nullopt;
-  if (pos >= s.size() || s[pos++] != '-') return std::nullopt;
-  if (!ReadDigits(s, pos, 2, month)) return std::nullopt;
-  if (pos >= s.size() || s[pos++] != '-') return std::nullopt;
-  if (!ReadDigits(s, pos, 2, day)) return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) return std::nullopt;
-  if (pos < s.size() && (s[pos] == 'T' || s[pos] == 't')) {
-    ++pos;
-    if (!ReadDigits(s, pos, 2, hour)) return std::nullopt;
-    if (pos >= s.size() || s[pos++] != ':') return std::nullopt;
-    if (!ReadDigits(s, pos, 2, minute)) return std::nullopt;
-    if (pos < s.size() && s[pos] == ':') {
-      ++pos;
-      if (!ReadDigits(s, pos, 2, second)) return std::nullopt;
-      if (pos < s.size() && s[pos] == '.') {
-        ++pos;
-        // Any number of fraction digits (.NET writes 7); milliseconds keep the first three.
-        size_t digits = 0;
-        int64_t frac = 0;
-        while (pos < s.size() && IsDigit(s[pos])) {
-          if (digits < 3) frac = frac * 10 + (s[pos] - '0');
-          ++digits;
-          ++pos;
-        }
-        if (digits == 0) return std::nullopt;
-        for (size_t k = digits; k < 3; ++k) frac *= 10;
-        ms = frac;
-      }
-    }
-    if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
-  }
-  int64_t offset_min = 0;
-  if (pos < s.size()) {
-    const char c = s[pos];
-    if (c == 'Z' || c == 'z') {
-      ++pos;
-    } else if (c == '+' || c == '-') {
-      ++pos;
-      int64_t oh, om;
-      if (!ReadDigits(s, pos, 2, oh)) return std::nullopt;
-      if (pos < s.size() && s[pos] == ':') ++pos;
-      if (!ReadDigits(s, pos, 2, om)) return std::nullopt;
-      if (oh > 23 || om > 59) return std::nullopt;
-      offset_min = (c == '+' ? 1 : -1) * (oh * 60 + om);
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (pos != s.size()) return std::nullopt;
-  const int64_t days = DaysFromCivil(year, month, day);
-  return ((days * 24 + hour) * 60 + minute - offset_min) * 60000 + second * 1000 + ms;
-}
+std::optional<int64_t> ParseDateTimeMs(std::string_view s) { return ParseIsoMs(s); }
 
-std::string FormatDateTimeMs(int64_t epoch_ms) {
-  // Clamp to years 0000..9999 so the output is always a valid 4-digit-year timestamp.
-  constexpr int64_t kMin = -62167219200000;  // 0000-01-01T00:00:00Z
-  constexpr int64_t kMax = 253402300799999;  // 9999-12-31T23:59:59.999Z
-  epoch_ms = std::clamp(epoch_ms, kMin, kMax);
-  int64_t days = epoch_ms / 86400000;
-  int64_t rem = epoch_ms % 86400000;
-  if (rem < 0) {
-    rem += 86400000;
-    --days;
-  }
-  int64_t y, m, d;
-  CivilFromDays(days, y, m, d);
-  const int64_t ms = rem % 1000;
-  const int64_t secs = rem / 1000;
-  // Hand-formatted: this runs for every timestamp of every API response, and snprintf was 6% of a request.
-  char buf[25] = "0000-00-00T00:00:00.000Z";
-  auto put = [&buf](int pos, int64_t value, int width) {
-    for (int i = width - 1; i >= 0; --i) {
-      buf[pos + i] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    }
-  };
-  put(0, y, 4);
-  put(5, m, 2);
-  put(8, d, 2);
-  put(11, secs / 3600, 2);
-  put(14, (secs / 60) % 60, 2);
-  put(17, secs % 60, 2);
-  put(20, ms, 3);
-  return std::string(buf, 24);
-}
+std::string FormatDateTimeMs(int64_t epoch_ms) { return FormatIsoMs(epoch_ms); }
 
 Result<std::unique_ptr<Expr>> ParseFilter(std::string_view text, const EntitySchema& schema, int max_depth) {
   if (text.size() > kHardMaxFilterBytes) return Err(Invalid("$filter expression is too long"));

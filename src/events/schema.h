@@ -46,12 +46,6 @@ class SchemaRegistry {
   std::vector<TableDef> tables_;
 };
 
-// Time is kept as KQL does: 100-nanosecond ticks, here counted from the Unix epoch.
-inline constexpr int64_t kTicksPerSecond = 10'000'000;
-inline constexpr int64_t kTicksPerMillisecond = 10'000;
-// Parses ISO-8601 ("2024-05-01T10:11:12.1234567Z", offsets allowed) into ticks.
-std::optional<int64_t> ParseIsoTicks(std::string_view text);
-// Formats ticks as MDE does: "2024-05-01T10:11:12.1234567Z".
-std::string FormatIsoTicks(int64_t ticks);
+// Datetime cells hold KQL ticks (100 ns) from the Unix epoch: see common/time.h.
 
 }  // namespace ward::events
