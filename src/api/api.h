@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "identity/keys.h"
 #include "identity/token_service.h"
+#include "ingest/ingest_service.h"
 #include "json/json.h"
 #include "rbac/authorizer.h"
 #include "state/state_store.h"
@@ -28,6 +29,9 @@ struct Services {
   rbac::Authorizer& authz;
   RateLimiter& limiter;
   metrics::Registry& metrics;
+  ingest::IngestService* ingest = nullptr;  // sensor telemetry; null when not wired (unit tests)
+  std::string public_url;                   // configured URL clients use ("" = request host)
+  std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };
 
 // One authenticated API call in flight.
@@ -94,6 +98,7 @@ void RegisterOperationalRoutes(Api& api);  // healthz, readyz, metrics
 void RegisterManagementRoutes(Api& api);   // management_routes.cc
 void RegisterMachineRoutes(Api& api);      // machine_routes.cc
 void RegisterAuditRoutes(Api& api);        // audit_routes.cc
+void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding
 
 // Requirements shared by route files.
 namespace requirements {

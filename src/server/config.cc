@@ -57,7 +57,7 @@ Result<Config> LoadConfig(const std::string& data_dir) {
   auto doc = json::Value::Parse(ss.str());
   if (!doc) return Err(InvalidArgument("config.json: " + doc.error().message()));
   if (!doc->is_object()) return Err(InvalidArgument("config.json must hold an object"));
-  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits"}, "the top level"));
+  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits", "retentionDays"}, "the top level"));
   if (auto u = doc->GetString("publicUrl")) cfg.public_url = *u;
   if (auto l = doc->GetString("logLevel")) {
     if (*l != "debug" && *l != "info" && *l != "warn" && *l != "error") {
@@ -80,6 +80,12 @@ Result<Config> LoadConfig(const std::string& data_dir) {
                               ReadLimit(m.value, cfg.rate_limits.defaults, "rateLimits.routes." + m.key));
       }
     }
+  }
+  if (const json::Value* r = doc->Find("retentionDays")) {
+    if (!r->is_int() || r->as_int() < 1 || r->as_int() > 3650) {
+      return Err(InvalidArgument("config.json: retentionDays must be 1 to 3650"));
+    }
+    cfg.retention_days = static_cast<int>(r->as_int());
   }
   if (const json::Value* lim = doc->Find("limits")) {
     if (!lim->is_object()) return Err(InvalidArgument("config.json: limits must be an object"));

@@ -7,7 +7,8 @@
 //   "logLevel": "info",                                 // debug|info|warn|error
 //   "rateLimits": {"enabled": true, "perMinute": 100, "perHour": 1500,
 //                  "routes": {"/api/alerts/batchUpdate": {"perMinute": 10, "perHour": 500}}},
-//   "limits": {"maxBodyBytes": 4194304, "maxHeaderBytes": 16384}
+//   "limits": {"maxBodyBytes": 16777216, "maxHeaderBytes": 16384},
+//   "retentionDays": 30
 // }
 #include <string>
 
@@ -20,8 +21,9 @@ struct Config {
   std::string public_url;
   std::string log_level = "info";
   api::RateLimiterConfig rate_limits;
-  size_t max_body_bytes = 4 * 1024 * 1024;
+  size_t max_body_bytes = 16 * 1024 * 1024;  // sensor batches are the largest bodies
   size_t max_header_bytes = 16 * 1024;
+  int retention_days = 30;  // telemetry in the columnar store
 };
 
 // MDE's per-endpoint exceptions to the 100/min + 1,500/h default (reference/mde-api.md §6).

@@ -9,6 +9,11 @@
 #include <filesystem>
 
 #include "api/api.h"
+#include "events/event_log.h"
+#include "events/event_store.h"
+#include "events/store_writer.h"
+#include "ingest/onboarding.h"
+#include "ingest/profile_updater.h"
 #include "common/log.h"
 #include "http/server.h"
 #include "identity/keys.h"
@@ -101,12 +106,36 @@ Status Serve(const ServeOptions& o) {
   if (o.disable_rate_limits) limits.enabled = false;
   api::RateLimiter limiter(limits);
   metrics::Registry registry;
-  api::Api api(api::Services{*store, keys, tokens, authz, limiter, registry});
+
+  // Telemetry: durable log → (columnar store, machine profiles).
+  const events::SchemaRegistry& schema = events::SchemaRegistry::Hunting();
+  std::string events_dir = o.data_dir + "/events";
+  fs::create_directories(events_dir + "/cursors");
+  events::FileEventLogOptions log_options;
+  log_options.dir = events_dir + "/log";
+  WARD_ASSIGN_OR_RETURN(auto event_log, events::FileEventLog::Open(log_options));
+  events::ColumnarStoreOptions store_options;
+  store_options.dir = events_dir + "/store";
+  store_options.retention = std::chrono::hours(24 * cfg.retention_days);
+  WARD_ASSIGN_OR_RETURN(auto event_store, events::ColumnarStore::Open(store_options, schema));
+  events::StoreWriter store_writer(*event_log, *event_store, schema, registry);
+  store_writer.Start();
+  ingest::ProfileUpdater profiles(*event_log, *store, authz, schema, events_dir + "/cursors");
+  WARD_RETURN_IF_ERROR(profiles.Start());
+  ingest::IngestService ingest_service(*event_log, schema, registry);
+  WARD_RETURN_IF_ERROR(ingest_service.RebuildDedupIndex());
+
+  api::Services services{*store, keys, tokens, authz, limiter, registry};
+  services.ingest = &ingest_service;
+  services.public_url = public_url;
+  if (tls) services.server_cert_sha256 = ingest::CertificateSha256FromPemFile(http_opts.tls_cert_file);
+  api::Api api(services);
   api::RegisterOperationalRoutes(api);
   api::RegisterIdentityRoutes(api);
   api::RegisterManagementRoutes(api);
   api::RegisterMachineRoutes(api);
   api::RegisterAuditRoutes(api);
+  api::RegisterSensorRoutes(api);
 
   // Block the signals in every thread; the main thread waits for them below.
   sigset_t signals;
@@ -153,6 +182,9 @@ Status Serve(const ServeOptions& o) {
   stop_cv.notify_all();
   sweeper.join();
   server.Stop();
+  // Consumers stop after the server so every acknowledged batch is already in the log.
+  profiles.Stop();
+  store_writer.Stop();
   log::Info("stopped");
   return Status::Ok();
 }

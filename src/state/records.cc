@@ -99,11 +99,21 @@ template <class V> void VisitFields(App& r, V& v) {
   v("secrets", r.secrets); v("certificates", r.certificates); v("createdMs", r.created_ms);
 }
 template <class V> void VisitFields(Machine& r, V& v) {
-  v("tenantId", r.tenant_id); v("id", r.id); v("computerDnsName", r.computer_dns_name); v("domain", r.domain);
-  v("osPlatform", r.os_platform); v("osVersion", r.os_version); v("tags", r.tags);
-  v("rbacGroupId", r.rbac_group_id); v("healthStatus", r.health_status);
+  v("tenantId", r.tenant_id); v("id", r.id); v("hostId", r.host_id); v("computerDnsName", r.computer_dns_name);
+  v("domain", r.domain); v("osPlatform", r.os_platform); v("osVersion", r.os_version);
+  v("osDistribution", r.os_distribution); v("osArchitecture", r.os_architecture); v("osBuild", r.os_build);
+  v("tags", r.tags); v("apiTags", r.api_tags); v("rbacGroupId", r.rbac_group_id); v("healthStatus", r.health_status);
   v("onboardingStatus", r.onboarding_status); v("lastIpAddress", r.last_ip_address);
-  v("deviceValue", r.device_value); v("firstSeenMs", r.first_seen_ms); v("lastSeenMs", r.last_seen_ms);
+  v("lastExternalIpAddress", r.last_external_ip_address); v("ipAddresses", r.ip_addresses);
+  v("loggedOnUsers", r.logged_on_users); v("deviceValue", r.device_value); v("agentVersion", r.agent_version);
+  v("firstSeenMs", r.first_seen_ms); v("lastSeenMs", r.last_seen_ms); v("lastEventMs", r.last_event_ms);
+  v("lastHeartbeatMs", r.last_heartbeat_ms); v("heartbeatSeconds", r.heartbeat_seconds);
+  v("credentialHash", r.credential_hash); v("credentialCreatedMs", r.credential_created_ms);
+  v("offboarded", r.offboarded);
+}
+template <class V> void VisitFields(EnrollmentKey& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("privatePem", r.private_pem); v("createdMs", r.created_ms);
+  v("expiresMs", r.expires_ms); v("revoked", r.revoked);
 }
 template <class V> void VisitFields(AuthCode& r, V& v) {
   v("tenantId", r.tenant_id); v("codeHash", r.code_hash); v("clientId", r.client_id); v("userId", r.user_id);
@@ -193,6 +203,7 @@ json::Value ToJson(const Machine& r) { return Encode(r); }
 json::Value ToJson(const AuthCode& r) { return Encode(r); }
 json::Value ToJson(const RefreshToken& r) { return Encode(r); }
 json::Value ToJson(const UsedAssertion& r) { return Encode(r); }
+json::Value ToJson(const EnrollmentKey& r) { return Encode(r); }
 Result<User> UserFromJson(const json::Value& v) { return Decode<User>(v); }
 Result<UserGroup> UserGroupFromJson(const json::Value& v) { return Decode<UserGroup>(v); }
 Result<Role> RoleFromJson(const json::Value& v) { return Decode<Role>(v); }
@@ -202,5 +213,6 @@ Result<Machine> MachineFromJson(const json::Value& v) { return Decode<Machine>(v
 Result<AuthCode> AuthCodeFromJson(const json::Value& v) { return Decode<AuthCode>(v); }
 Result<RefreshToken> RefreshTokenFromJson(const json::Value& v) { return Decode<RefreshToken>(v); }
 Result<UsedAssertion> UsedAssertionFromJson(const json::Value& v) { return Decode<UsedAssertion>(v); }
+Result<EnrollmentKey> EnrollmentKeyFromJson(const json::Value& v) { return Decode<EnrollmentKey>(v); }
 
 }  // namespace ward::state

@@ -104,18 +104,44 @@ struct App {
 struct Machine {
   std::string tenant_id;
   std::string id;  // 40 hex characters
+  std::string host_id;  // the sensor's stable host identity (re-enrolment keeps the id)
   std::string computer_dns_name;
   std::string domain;
   std::string os_platform;  // e.g. "Linux"
   std::string os_version;
-  std::vector<std::string> tags;
+  std::string os_distribution;
+  std::string os_architecture;
+  int64_t os_build = 0;
+  std::vector<std::string> tags;           // reported by the device
+  std::vector<std::string> api_tags;       // set through the API (machineTags = both)
   std::optional<int64_t> rbac_group_id;  // computed by the server (rbac::AssignDeviceGroup)
   std::string health_status = "Active";
   std::string onboarding_status = "Onboarded";
   std::string last_ip_address;
+  std::string last_external_ip_address;
+  std::vector<std::string> ip_addresses;
+  std::vector<std::string> logged_on_users;
   std::string device_value = "Normal";
+  std::string agent_version;
   int64_t first_seen_ms = 0;
-  int64_t last_seen_ms = 0;
+  int64_t last_seen_ms = 0;       // any signal (heartbeat or data)
+  int64_t last_event_ms = 0;      // last telemetry
+  int64_t last_heartbeat_ms = 0;
+  int64_t heartbeat_seconds = 60;
+  std::string credential_hash;    // HashSecret of the current device credential; empty = none
+  int64_t credential_created_ms = 0;
+  bool offboarded = false;
+};
+
+// A tenant's key for signing onboarding packages; sensors enrol with a package signed by a key that
+// is neither expired nor revoked.
+struct EnrollmentKey {
+  std::string tenant_id;
+  std::string id;
+  std::string private_pem;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;
+  bool revoked = false;
 };
 
 struct AuthCode {
@@ -182,6 +208,7 @@ json::Value ToJson(const Machine& r);
 json::Value ToJson(const AuthCode& r);
 json::Value ToJson(const RefreshToken& r);
 json::Value ToJson(const UsedAssertion& r);
+json::Value ToJson(const EnrollmentKey& r);
 Result<User> UserFromJson(const json::Value& v);
 Result<UserGroup> UserGroupFromJson(const json::Value& v);
 Result<Role> RoleFromJson(const json::Value& v);
@@ -191,6 +218,7 @@ Result<Machine> MachineFromJson(const json::Value& v);
 Result<AuthCode> AuthCodeFromJson(const json::Value& v);
 Result<RefreshToken> RefreshTokenFromJson(const json::Value& v);
 Result<UsedAssertion> UsedAssertionFromJson(const json::Value& v);
+Result<EnrollmentKey> EnrollmentKeyFromJson(const json::Value& v);
 
 json::Value StringArray(const std::vector<std::string>& values);
 // Reads an array of strings; nullopt when v is not an array of strings.

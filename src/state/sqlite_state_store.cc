@@ -17,6 +17,7 @@ const char* KindName(Kind kind) {
     case Kind::kAuthCode: return "auth_code";
     case Kind::kRefreshToken: return "refresh_token";
     case Kind::kUsedAssertion: return "used_assertion";
+    case Kind::kEnrollmentKey: return "enrollment_key";
   }
   return "unknown";
 }

@@ -22,7 +22,8 @@
 
 namespace ward::state {
 
-enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion };
+enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion,
+                  kEnrollmentKey };
 const char* KindName(Kind kind);
 
 struct Document {
@@ -99,10 +100,11 @@ WARD_RECORD_TRAITS(UserGroup, Kind::kUserGroup, r.id, LowerAscii(r.name), UserGr
 WARD_RECORD_TRAITS(Role, Kind::kRole, r.id, LowerAscii(r.name), RoleFromJson);
 WARD_RECORD_TRAITS(DeviceGroup, Kind::kDeviceGroup, std::to_string(r.id), LowerAscii(r.name), DeviceGroupFromJson);
 WARD_RECORD_TRAITS(App, Kind::kApp, r.client_id, "", AppFromJson);  // client ids are stored lower-case
-WARD_RECORD_TRAITS(Machine, Kind::kMachine, r.id, "", MachineFromJson);
+WARD_RECORD_TRAITS(Machine, Kind::kMachine, r.id, r.host_id.empty() ? "" : "host:" + r.host_id, MachineFromJson);
 WARD_RECORD_TRAITS(AuthCode, Kind::kAuthCode, r.code_hash, "", AuthCodeFromJson);
 WARD_RECORD_TRAITS(RefreshToken, Kind::kRefreshToken, r.token_hash, "", RefreshTokenFromJson);
 WARD_RECORD_TRAITS(UsedAssertion, Kind::kUsedAssertion, r.jti_hash, "", UsedAssertionFromJson);
+WARD_RECORD_TRAITS(EnrollmentKey, Kind::kEnrollmentKey, r.id, "", EnrollmentKeyFromJson);
 #undef WARD_RECORD_TRAITS
 
 template <class R>

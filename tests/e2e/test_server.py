@@ -73,7 +73,7 @@ def test_odata_paging(ward, admin_token):
 
 
 def test_oversized_body_is_413(ward, admin_token):
-    r = ward.post("/api/rbac/roles", admin_token, data=b"{" + b" " * (5 * 1024 * 1024) + b"}",
+    r = ward.post("/api/rbac/roles", admin_token, data=b"{" + b" " * (17 * 1024 * 1024) + b"}",
                   headers={"Content-Type": "application/json"})
     assert r.status_code == 413
     assert r.json()["error"]["code"]
