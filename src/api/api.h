@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "identity/keys.h"
 #include "identity/token_service.h"
+#include "events/event_store.h"
 #include "ingest/ingest_service.h"
 #include "json/json.h"
 #include "rbac/authorizer.h"
@@ -30,6 +31,7 @@ struct Services {
   RateLimiter& limiter;
   metrics::Registry& metrics;
   ingest::IngestService* ingest = nullptr;  // sensor telemetry; null when not wired (unit tests)
+  events::EventStore* event_store = nullptr;  // telemetry for timelines (and hunting)
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };

@@ -88,6 +88,10 @@ void RegisterSensorRoutes(Api& api) {
     if (!reply) {
       log::Warn("telemetry batch refused", {{"request_id", req.request_id}, {"device", device->id},
                                             {"reason", reply.error().message()}});
+      // Size limits are a property of the batch, not a rate limit: MDE's code, 400.
+      if (reply.error().code() == StatusCode::kResourceExhausted) {
+        return SensorError(req, res, InvalidArgument(reply.error().message()), "MaximumBatchSizeExceeded");
+      }
       return SensorError(req, res, reply.error());
     }
     json::Writer w;

@@ -86,6 +86,14 @@ std::string ToCell(const json::Value& v, events::ColumnType type, const Telemetr
       *out = v.as_double();
       return "";
     case ColumnType::kString:
+      // MDE keeps JSON in string columns (AdditionalFields, LoggedOnUsers, IPAddresses ...): an object
+      // or array is accepted and stored as its JSON text.
+      if (v.is_object() || v.is_array()) {
+        std::string text = v.Serialize();
+        if (text.size() > limits.max_string_bytes) return "is longer than the 32 KiB limit";
+        *out = std::move(text);
+        return "";
+      }
       if (!v.is_string()) return "must be a string";
       if (v.as_string().size() > limits.max_string_bytes) return "is longer than the 32 KiB limit";
       *out = v.as_string();

@@ -128,7 +128,7 @@ bool Value::Erase(std::string_view key) {
 Value& Value::Append(Value v) {
   if (type_ == Type::kNull) type_ = Type::kArray;
   array_.push_back(std::move(v));
-  return array_.back();
+  return *this;
 }
 
 std::optional<std::string> Value::GetString(std::string_view key) const {

@@ -68,7 +68,8 @@ class Value {
   // Appends without looking for an existing key: for builders that know keys are distinct.
   void AppendMember(std::string_view key, Value v);
   void ReserveMembers(size_t n);
-  // Appends to an array; turns a null value into an array.
+  // Appends to an array (turning a null value into one) and returns this array, so that
+  // Value::Array().Append("a").Append("b") builds ["a","b"]. The new item is items().back().
   Value& Append(Value v);
 
   // Typed getters for optional members: nullopt when absent or of another type.

@@ -12,10 +12,13 @@
 #include <iostream>
 
 #include "common/crypto.h"
+#include "common/time.h"
 #include "common/version.h"
 #include "identity/certificates.h"
 #include "identity/keys.h"
 #include "identity/password.h"
+#include "ingest/devices.h"
+#include "ingest/onboarding.h"
 #include "json/json.h"
 #include "rbac/device_groups.h"
 #include "rbac/permissions.h"
@@ -102,6 +105,7 @@ struct AdminArgs {
   std::string data_dir;
   std::string tenant;
   std::string name, upn, password, display_name, permissions, delegated, role, user_group, user, group, kid, app, cert;
+  std::string id, server_url, out;
   std::string names, domains, tags, os, remediation = "No automated response";
   int64_t rank = 1;
   int days = 365;
@@ -113,7 +117,12 @@ int RunAdminCommand(state::StateStore& store, const std::string& what, const std
       auto all = store.ListTenants();
       if (!all) return Fail(all.error());
       json::Value arr = json::Value::Array();
-      for (const auto& t : *all) arr.Append(json::Value::Object()).Set("id", t.id), arr.items().back().Set("name", t.name);
+      for (const auto& t : *all) {
+        json::Value v = json::Value::Object();
+        v.Set("id", t.id);
+        v.Set("name", t.name);
+        arr.Append(std::move(v));
+      }
       PrintJson(arr);
       return 0;
     }
@@ -356,6 +365,52 @@ int RunAdminCommand(state::StateStore& store, const std::string& what, const std
     PrintJson(arr);
     return 0;
   }
+  if (what == "onboarding-package") {
+    // The server may be running on this data dir: this only reads keys and adds one if needed.
+    std::string cert = a.cert.empty() ? a.data_dir + "/tls/server.crt" : a.cert;
+    std::string fingerprint = a.server_url.rfind("https://", 0) == 0 ? ingest::CertificateSha256FromPemFile(cert) : "";
+    if (a.server_url.empty()) return Fail(InvalidArgument("--server-url is required"));
+    if (a.out.empty()) return Fail(InvalidArgument("--out is required"));
+    auto info = ingest::BuildOnboardingInfo(store, tenant, a.server_url, fingerprint);
+    if (!info) return Fail(info.error());
+    std::ofstream out(a.out, std::ios::trunc);
+    out << ingest::BuildOnboardingScript(*info);
+    out.close();
+    if (!out) return Fail(Internal("cannot write " + a.out));
+    std::filesystem::permissions(a.out, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                            std::filesystem::perms::owner_exec);
+    json::Value v = json::Value::Object();
+    v.Set("out", a.out);
+    v.Set("serverUrl", a.server_url);
+    v.Set("serverCertSha256", fingerprint);
+    PrintJson(v);
+    return 0;
+  }
+  if (what == "enrollment-keys") {
+    state::Repo<state::EnrollmentKey> keys(store);
+    if (verb == "list") {
+      json::Value arr = json::Value::Array();
+      for (const auto& k : keys.List(tenant).value_or(std::vector<state::EnrollmentKey>{})) {
+        json::Value v = json::Value::Object();
+        v.Set("id", k.id);
+        v.Set("expires", FormatIsoMs(k.expires_ms));
+        v.Set("revoked", k.revoked);
+        arr.Append(std::move(v));
+      }
+      PrintJson(arr);
+      return 0;
+    }
+    auto k = keys.Get(tenant, a.kid);
+    if (!k) return Fail(NotFound("enrollment key " + a.kid + " not found"));
+    if (verb == "revoke") k->revoked = true;
+    else k->expires_ms = std::min(k->expires_ms, NowMs());
+    Status st = keys.Update(*k);
+    return st.ok() ? 0 : Fail(st);
+  }
+  if (what == "machines" && verb == "revoke-credential") {
+    Status st = ingest::RevokeCredential(store, tenant, state::LowerAscii(a.id), false);
+    return st.ok() ? 0 : Fail(st);
+  }
   if (what == "machines") {
     // Registers a device record by hand (recovery, demos); sensors enroll themselves.
     state::Machine m;
@@ -398,7 +453,7 @@ int RunAdmin(const std::string& what, const std::string& verb, AdminArgs& a) {
     tenants.push_back(*t);
   }
   const char* os_user = std::getenv("USER");
-  std::string target = !a.upn.empty() ? a.upn : !a.app.empty() ? a.app : !a.kid.empty() ? a.kid : a.name;
+  std::string target = !a.upn.empty() ? a.upn : !a.app.empty() ? a.app : !a.kid.empty() ? a.kid : !a.id.empty() ? a.id : a.name;
   for (const std::string& tenant : tenants) {
     state::AuditEntry e;
     e.tenant_id = tenant;
@@ -462,7 +517,8 @@ int main(int argc, char** argv) {
       {"device-groups", {"list", "create", "grant"}},
       {"apps", {"list", "create", "add-secret", "add-certificate", "grant"}},
       {"keys", {"list", "rotate", "retire"}},
-      {"machines", {"register"}},
+      {"machines", {"register", "revoke-credential"}},
+      {"enrollment-keys", {"list", "expire", "revoke"}},
   };
   for (const Spec& s : specs) {
     auto* group = admin->add_subcommand(s.what);
@@ -483,6 +539,7 @@ int main(int argc, char** argv) {
       cmd->add_option("--kid", a.kid);
       cmd->add_option("--app", a.app);
       cmd->add_option("--cert", a.cert, "PEM certificate file");
+      cmd->add_option("--id", a.id, "Object id (machine id, ...)");
       cmd->add_option("--rank", a.rank);
       cmd->add_option("--days", a.days);
       cmd->add_option("--names", a.names, "Device-name patterns, comma-separated");
@@ -496,6 +553,16 @@ int main(int argc, char** argv) {
       });
     }
   }
+
+  auto* package = admin->add_subcommand("onboarding-package", "Write a Linux onboarding package (installer script)");
+  add_common(package);
+  package->add_option("--server-url", a.server_url, "URL sensors use to reach the server")->required();
+  package->add_option("--out", a.out, "File to write")->required();
+  package->add_option("--tls-cert", a.cert, "Server certificate to pin (default <data-dir>/tls/server.crt for https)");
+  package->callback([&what, &verb] {
+    what = "onboarding-package";
+    verb = "create";
+  });
 
   CLI11_PARSE(app, argc, argv);
   if (init->parsed()) return Init(data_dir, tenant_name, public_url, as_json);

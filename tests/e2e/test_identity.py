@@ -342,3 +342,11 @@ def test_repeated_wrong_passwords_lock_the_account(ward, admin_token):
         assert r.status_code == 400 and 50126 in r.json()["error_codes"]
     r = ward.post(f"/{ward.tenant}/oauth2/v2.0/token", data={**form, "password": "Right-password-1"})
     assert r.status_code == 400 and 50053 in r.json()["error_codes"], r.text
+
+
+def test_discovery_lists_are_arrays(ward):
+    cfg = ward.get(f"/{ward.tenant}/v2.0/.well-known/openid-configuration").json()
+    assert cfg["grant_types_supported"] == ["authorization_code", "client_credentials", "password", "refresh_token"]
+    assert cfg["response_types_supported"] == ["code"]
+    assert "S256" in cfg["code_challenge_methods_supported"]
+    assert ward.get("/common/discovery/instance").json()["metadata"][0]["aliases"] == [f"127.0.0.1:{ward.port}"]

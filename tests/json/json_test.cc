@@ -48,3 +48,17 @@ TEST(JsonTest, NonFiniteDoublesBecomeNull) {
 
 }  // namespace
 }  // namespace ward::json
+
+namespace ward::json {
+namespace {
+
+TEST(JsonTest, AppendChainsOnTheArray) {
+  Value arr = Value::Array().Append("a").Append(2);
+  EXPECT_EQ(arr.Serialize(), R"(["a",2])");
+  Value obj = Value::Object();
+  obj.Set("k", Value::Array().Append("x"));
+  EXPECT_EQ(obj.Serialize(), R"({"k":["x"]})");
+}
+
+}  // namespace
+}  // namespace ward::json
