@@ -8,6 +8,8 @@ DATA_DIR=${2:-data}
 LISTEN=${3:-127.0.0.1:8443}
 WARD="$BUILD_DIR/ward"
 URL="http://$LISTEN"
+FLEET=${FLEET:-20}
+FLEET_RATE=${FLEET_RATE:-200}
 
 if [ ! -f "$DATA_DIR/state.db" ]; then
   "$WARD" init --data-dir "$DATA_DIR" --tenant-name "Ward demo tenant" --public-url "$URL" --json > "$DATA_DIR.init.json.tmp"
@@ -46,5 +48,31 @@ cat <<MSG
       -d client_id=$CLIENT -d client_secret='$SECRET' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     curl -s $URL/api/machines -H "Authorization: Bearer \$TOKEN"
 
+  A real sensor watches this host and a simulated fleet of $FLEET devices sends telemetry:
+    curl -s $URL/api/machines -H "Authorization: Bearer \$TOKEN"
+    curl -s "$URL/api/machines/<id>/timeline?table=DeviceProcessEvents" -H "Authorization: Bearer \$TOKEN"
+
 MSG
-exec "$WARD" server --data-dir "$DATA_DIR" --listen "$LISTEN"
+
+# The server runs in the background so the sensors can start once it answers; Ctrl-C stops all three.
+"$WARD" server --data-dir "$DATA_DIR" --listen "$LISTEN" &
+SERVER=$!
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  kill "$SERVER" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+
+SENSOR="$BUILD_DIR/ward-sensor"
+PACKAGE="$DATA_DIR/WardOnboarding.sh"
+"$WARD" admin onboarding-package --data-dir "$DATA_DIR" --server-url "$URL" --out "$PACKAGE" >/dev/null
+mkdir -p "$DATA_DIR/sensor" "$DATA_DIR/fleet"
+"$SENSOR" --onboarding "$PACKAGE" --state-dir "$DATA_DIR/sensor" >"$DATA_DIR/sensor.log" 2>&1 &
+PIDS+=($!)
+"$SENSOR" simulate --onboarding "$PACKAGE" --devices "$FLEET" --rate "$FLEET_RATE" --state-dir "$DATA_DIR/fleet" \
+  >"$DATA_DIR/fleet.log" 2>&1 &
+PIDS+=($!)
+wait "$SERVER"

@@ -10,10 +10,13 @@
 #include <fstream>
 #include <sstream>
 #include <iostream>
+#include <set>
 
 #include "common/crypto.h"
 #include "common/time.h"
 #include "common/version.h"
+#include "events/event_log.h"
+#include "events/event_store.h"
 #include "identity/certificates.h"
 #include "identity/keys.h"
 #include "identity/password.h"
@@ -386,6 +389,62 @@ int RunAdminCommand(state::StateStore& store, const std::string& what, const std
     PrintJson(v);
     return 0;
   }
+  if (what == "events") {
+    // Read-only view of the telemetry store: sealed segments plus the log tail replayed in memory
+    // (nothing is sealed or written, so this is safe while a server runs on the same data dir).
+    const events::SchemaRegistry& schema = events::SchemaRegistry::Hunting();
+    events::FileEventLogOptions lo;
+    lo.dir = a.data_dir + "/events/log";
+    auto log = events::FileEventLog::Open(lo);
+    if (!log) return Fail(log.error());
+    events::ColumnarStoreOptions so;
+    so.dir = a.data_dir + "/events/store";
+    so.seal_rows = SIZE_MAX;
+    so.seal_age = std::chrono::hours(24 * 365);
+    auto cs = events::ColumnarStore::Open(so, schema);
+    if (!cs) return Fail(cs.error());
+    for (uint64_t next = (*cs)->durable_log_offset(); next < (*log)->EndOffset();) {
+      auto records = (*log)->Read(next, 4096, 64ull << 20);
+      if (!records) return Fail(records.error());
+      if (records->empty()) break;
+      for (const auto& r : *records) {
+        if (auto batch = events::DecodeBatch(r.data, schema)) (*cs)->Append(*batch);
+        next = r.offset + 1;
+      }
+    }
+    json::Value out = json::Value::Object();
+    for (const events::TableDef& t : schema.tables()) {
+      if (!a.name.empty() && t.name != a.name) continue;
+      if (t.Find("DeviceId") < 0) continue;
+      events::ScanRequest req;
+      req.tenant_id = tenant;
+      req.table = t.name;
+      req.columns = {"DeviceId"};
+      bool has_report = t.Find("ReportId") >= 0;
+      if (has_report) req.columns.push_back("ReportId");
+      int64_t rows = 0, duplicates = 0;
+      std::set<std::string> devices;
+      std::set<std::pair<std::string, int64_t>> reports;
+      auto scanned = (*cs)->Scan(req, [&](events::ColumnBatch&& b) {
+        for (size_t i = 0; i < b.rows; ++i) {
+          ++rows;
+          const std::string& dev = b.columns[0].strings[i];
+          devices.insert(dev);
+          if (has_report && !b.columns[1].nulls[i] && !reports.emplace(dev, b.columns[1].ints[i]).second) ++duplicates;
+        }
+        return true;
+      });
+      if (!scanned) return Fail(scanned.error());
+      if (rows == 0 && a.name.empty()) continue;
+      json::Value v = json::Value::Object();
+      v.Set("rows", rows);
+      v.Set("devices", static_cast<int64_t>(devices.size()));
+      v.Set("duplicateReportIds", duplicates);
+      out.Set(t.name, std::move(v));
+    }
+    PrintJson(out);
+    return 0;
+  }
   if (what == "enrollment-keys") {
     state::Repo<state::EnrollmentKey> keys(store);
     if (verb == "list") {
@@ -445,7 +504,7 @@ int RunAdmin(const std::string& what, const std::string& verb, AdminArgs& a) {
   if (!store_r) return Fail(store_r.error());
   state::StateStore& store = **store_r;
   int rc = RunAdminCommand(store, what, verb, a);
-  if (rc != 0 || verb == "list") return rc;
+  if (rc != 0 || verb == "list" || verb == "stats") return rc;  // reads are not audited
   std::vector<std::string> tenants;
   if (what == "keys") {
     for (const auto& t : store.ListTenants().value_or(std::vector<state::Tenant>{})) tenants.push_back(t.id);
@@ -519,6 +578,7 @@ int main(int argc, char** argv) {
       {"keys", {"list", "rotate", "retire"}},
       {"machines", {"register", "revoke-credential"}},
       {"enrollment-keys", {"list", "expire", "revoke"}},
+      {"events", {"stats"}},
   };
   for (const Spec& s : specs) {
     auto* group = admin->add_subcommand(s.what);
