@@ -24,8 +24,8 @@ std::string IngestService::DedupKey(std::string_view tenant, std::string_view de
   return key;
 }
 
-void IngestService::RememberLocked(std::string key) {
-  if (!seen_.insert(key).second) return;
+void IngestService::RememberLocked(std::string key, size_t accepted) {
+  if (!seen_.emplace(key, accepted).second) return;
   order_.push_back(std::move(key));
   while (order_.size() > kMaxRemembered) {
     seen_.erase(order_.front());
@@ -42,7 +42,9 @@ Status IngestService::RebuildDedupIndex(size_t max_records) {
     std::lock_guard lock(mu_);
     for (const events::LogRecord& r : records) {
       auto batch = events::DecodeBatch(r.data, registry_);
-      if (batch && !batch->batch_id.empty()) RememberLocked(DedupKey(batch->tenant_id, batch->device_id, batch->batch_id));
+      if (batch && !batch->batch_id.empty()) {
+        RememberLocked(DedupKey(batch->tenant_id, batch->device_id, batch->batch_id), batch->rows.size());
+      }
     }
     from = records.back().offset + 1;
   }
@@ -61,8 +63,9 @@ Result<IngestReply> IngestService::Ingest(const state::Machine& device, std::str
   for (int spins = 0;; ++spins) {
     {
       std::lock_guard lock(mu_);
-      if (SeenLocked(key)) {
+      if (auto it = seen_.find(key); it != seen_.end()) {
         reply.duplicate = true;
+        reply.accepted = it->second;
         batches_total_.Inc({"duplicate"});
         return reply;
       }
@@ -107,7 +110,7 @@ Result<IngestReply> IngestService::Ingest(const state::Machine& device, std::str
   {
     std::lock_guard lock(mu_);
     in_flight_.erase(key);
-    RememberLocked(std::move(key));
+    RememberLocked(std::move(key), reply.accepted);
   }
   batches_total_.Inc({"stored"});
   return reply;

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/metrics.h"
@@ -23,7 +24,7 @@ namespace ward::ingest {
 
 struct IngestReply {
   std::string batch_id;
-  size_t accepted = 0;
+  size_t accepted = 0;  // for a duplicate: what the first copy stored
   std::vector<Rejection> rejected;
   bool duplicate = false;
   uint64_t log_offset = 0;
@@ -44,8 +45,7 @@ class IngestService {
 
  private:
   std::string DedupKey(std::string_view tenant, std::string_view device, std::string_view batch) const;
-  bool SeenLocked(const std::string& key) const { return seen_.count(key) > 0; }
-  void RememberLocked(std::string key);
+  void RememberLocked(std::string key, size_t accepted);
 
   events::EventLog& log_;
   const events::SchemaRegistry& registry_;
@@ -55,7 +55,9 @@ class IngestService {
 
   static constexpr size_t kMaxRemembered = 500000;
   std::mutex mu_;
-  std::unordered_set<std::string> seen_;
+  // batch key → events accepted the first time (a duplicate answers with the same count, so a
+  // sensor whose first answer was lost still learns how many of its events are stored).
+  std::unordered_map<std::string, size_t> seen_;
   std::deque<std::string> order_;  // eviction order
   // Batches in flight (appended, not yet durable): a concurrent retry waits for the first copy.
   std::unordered_set<std::string> in_flight_;

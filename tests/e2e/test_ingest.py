@@ -152,7 +152,7 @@ def test_events_are_validated_per_event_and_stored(ward, admin_token):
     assert "DeviceId" in reasons[4] and "Timestamp" in reasons[5] and "32 KiB" in reasons[6]
     # A retried batch is stored once.
     again = s.send(events, batch_id=batch).json()
-    assert again["duplicate"] is True
+    assert again["duplicate"] is True and again["accepted"] == 2
     rows = wait_for(lambda: timeline(ward, admin_token, s.device_id, table="DeviceProcessEvents", search=marker))
     assert len(rows) == 1
     row = rows[0]
