@@ -2,7 +2,7 @@
 //
 // On-disk layout (docs/storage-format.md, "Event log", says the same in prose):
 //
-//   <dir>/LOCK                      flock()ed while a FileEventLog has the directory open (one writer)
+//   <dir>/LOCK                      flock()ed by the writing FileEventLog; later openers are read-only
 //   <dir>/<base:%020llu>.wal        segments; base = offset of the segment's first record
 //   <cursor dir>/<name>.cursor      consumer cursors (class Cursor): decimal offset + "\n"
 //
@@ -264,6 +264,23 @@ Status SyncDir(const std::string& dir) {
   return Status::Ok();
 }
 
+// create_directories, plus an fsync of the parent of each directory it creates: records synced into a
+// directory whose own entry was lost in a power cut would be lost with it.
+Status CreateDirectoryDurably(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::path path = std::filesystem::absolute(dir, ec);
+  if (ec) return Internal("resolve directory " + dir + ": " + ec.message());
+  std::vector<std::filesystem::path> created;
+  for (auto p = path; !p.empty() && p != p.parent_path(); p = p.parent_path()) {
+    if (std::filesystem::exists(p, ec)) break;
+    created.push_back(p);
+  }
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Internal("create directory " + dir + ": " + ec.message());
+  for (auto it = created.rbegin(); it != created.rend(); ++it) WARD_RETURN_IF_ERROR(SyncDir(it->parent_path().string()));
+  return Status::Ok();
+}
+
 std::string SegmentPath(const std::string& dir, uint64_t base) {
   char name[32];
   std::snprintf(name, sizeof name, "%020llu.wal", static_cast<unsigned long long>(base));
@@ -428,7 +445,8 @@ struct FileEventLog::Impl {
   // Owned by the commit thread once it runs.
   std::shared_ptr<Segment> active;
   uint64_t next_offset = 0;
-  Status broken;  // sticky: set when a failed group could not be cut back
+  bool read_only = false;  // another FileEventLog holds the directory: appends and truncation refused
+  Status broken;           // sticky: set when a failed group could not be cut back, or read-only
   std::thread committer;
 
   Status CreateSegment(uint64_t base, std::shared_ptr<Segment>* out);
@@ -633,9 +651,7 @@ Result<std::unique_ptr<FileEventLog>> FileEventLog::Open(FileEventLogOptions opt
   if (options.group_commit_window.count() < 0) return Err(InvalidArgument("event log group_commit_window is negative"));
   while (options.dir.size() > 1 && options.dir.back() == '/') options.dir.pop_back();
 
-  std::error_code ec;
-  std::filesystem::create_directories(options.dir, ec);
-  if (ec) return Err(Internal("create event log directory " + options.dir + ": " + ec.message()));
+  WARD_RETURN_IF_ERROR(CreateDirectoryDurably(options.dir));
 
   std::unique_ptr<FileEventLog> log(new FileEventLog());
   log->impl_ = std::make_unique<Impl>();
@@ -643,16 +659,22 @@ Result<std::unique_ptr<FileEventLog>> FileEventLog::Open(FileEventLogOptions opt
   im.options = options;
   const std::string& dir = im.options.dir;
 
-  // Two writers on one directory would interleave records; the kernel drops the lock if we die.
+  // Two writers on one directory would interleave records, and a second opener cutting the "torn
+  // tail" would cut the writer's in-flight group. So the first opener locks the directory (the kernel
+  // drops the lock if it dies) and later openers get a read-only snapshot, e.g. `ward admin events`
+  // next to a running server: it sees the records durable at open, never writes, truncates or deletes.
   std::string lock_path = dir + "/LOCK";
   im.lock_fd = UniqueFd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!im.lock_fd.valid()) return Err(IoError("open", lock_path, errno));
   if (::flock(im.lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) return Err(FailedPrecondition("event log " + dir + " is already open"));
-    return Err(IoError("lock", lock_path, errno));
+    if (errno != EWOULDBLOCK) return Err(IoError("lock", lock_path, errno));
+    im.lock_fd.Reset();
+    im.read_only = true;
+    im.broken = FailedPrecondition("event log " + dir + " is open read-only: another FileEventLog holds it");
   }
 
   std::vector<uint64_t> bases;
+  std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     if (auto base = ParseSegmentName(entry.path().filename().string())) bases.push_back(*base);
   }
@@ -668,18 +690,31 @@ Result<std::unique_ptr<FileEventLog>> FileEventLog::Open(FileEventLogOptions opt
       return Err(Internal("event log segment " + seg->path + " starts at offset " + std::to_string(seg->base) +
                           " but the previous segment ends at " + std::to_string(expected)));
     }
-    seg->fd = UniqueFd(::open(seg->path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!seg->fd.valid()) return Err(IoError("open segment", seg->path, errno));
+    seg->fd = UniqueFd(::open(seg->path.c_str(), (im.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+    if (!seg->fd.valid()) {
+      // The writer's TruncateBefore may remove the oldest segments while a read-only snapshot lists them.
+      if (errno == ENOENT && im.read_only && im.segments.empty() && k + 1 < bases.size()) {
+        expected = bases[k + 1];
+        continue;
+      }
+      return Err(IoError("open segment", seg->path, errno));
+    }
     struct stat st;
     if (::fstat(seg->fd.get(), &st) != 0) return Err(IoError("stat segment", seg->path, errno));
     const uint64_t file_size = static_cast<uint64_t>(st.st_size);
     WARD_ASSIGN_OR_RETURN(ScanResult scan, ScanSegment(*seg, file_size));
     if (scan.valid_bytes < file_size) {
       const bool last = k + 1 == bases.size();
-      std::string where = seg->path + " at byte " + std::to_string(scan.valid_bytes) + " (offset " +
-                          std::to_string(seg->end) + "): " + scan.problem;
+      std::string where = "byte " + std::to_string(scan.valid_bytes) + " (offset " + std::to_string(seg->end) +
+                          "): " + scan.problem;
       // Only the last segment can be torn by a crash; anywhere else, cutting would lose acknowledged records.
-      if (!last) return Err(Internal("corrupt record in sealed event log segment " + where));
+      if (!last) return Err(Internal("corrupt record in sealed event log segment " + seg->path + " at " + where));
+      if (im.read_only) {
+        // The writer's group in flight (or a tail it will cut itself): a snapshot ends before it.
+        expected = seg->end;
+        im.segments.push_back(std::move(seg));
+        break;
+      }
       if (::ftruncate(seg->fd.get(), static_cast<off_t>(scan.valid_bytes)) != 0)
         return Err(IoError("truncate torn tail of", seg->path, errno));
       if (::fsync(seg->fd.get()) != 0) return Err(IoError("fsync", seg->path, errno));
@@ -690,13 +725,15 @@ Result<std::unique_ptr<FileEventLog>> FileEventLog::Open(FileEventLogOptions opt
     expected = seg->end;
     im.segments.push_back(std::move(seg));
   }
-  if (im.segments.empty()) {
+  if (im.segments.empty() && !im.read_only) {
     std::shared_ptr<Segment> seg;
     WARD_RETURN_IF_ERROR(im.CreateSegment(0, &seg));
     im.segments.push_back(std::move(seg));
   }
-  im.active = im.segments.back();
-  im.durable_end = im.next_offset = im.active->end;
+  if (!im.segments.empty()) {
+    im.active = im.segments.back();
+    im.durable_end = im.next_offset = im.active->end;
+  }
 
   try {
     im.committer = std::thread([&im] { im.CommitLoop(); });
@@ -812,6 +849,7 @@ bool FileEventLog::WaitForData(uint64_t offset, std::chrono::milliseconds timeou
 
 Status FileEventLog::TruncateBefore(uint64_t offset) {
   Impl& im = *impl_;
+  if (im.read_only) return im.broken;
   std::lock_guard truncate_lock(im.truncate_mu);
   std::vector<std::shared_ptr<Segment>> doomed;
   {
@@ -842,9 +880,7 @@ Result<Cursor> Cursor::Open(const std::string& dir, const std::string& name) {
   if (dir.empty()) return Err(InvalidArgument("cursor directory is empty"));
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos || name.find('\0') != std::string::npos)
     return Err(InvalidArgument("invalid cursor name '" + name + "'"));
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Err(Internal("create cursor directory " + dir + ": " + ec.message()));
+  WARD_RETURN_IF_ERROR(CreateDirectoryDurably(dir));
   Cursor c;
   c.path_ = dir + "/" + name + ".cursor";
   UniqueFd fd(::open(c.path_.c_str(), O_RDONLY | O_CLOEXEC));

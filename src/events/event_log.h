@@ -49,7 +49,9 @@ class EventLog {
 struct FileEventLogOptions {
   std::string dir;                                   // created if missing
   size_t segment_bytes = 256ull << 20;               // roll to a new segment file past this
-  std::chrono::microseconds group_commit_window{2000};  // wait this long to gather more appends per fsync
+  // Extra wait to gather appends per fsync. Appends that queue during a sync are grouped anyway, so
+  // blocking appenders (HTTP threads) want this short; async producers may raise it.
+  std::chrono::microseconds group_commit_window{200};
   size_t max_batch_bytes = 64ull << 20;              // flush earlier when this much is pending
 };
 
