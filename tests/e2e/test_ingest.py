@@ -55,7 +55,7 @@ class FakeSensor:
     def send(self, events, batch_id=None, encoding=None, raw=None):
         body = raw if raw is not None else "\n".join(json.dumps(e) for e in events).encode()
         headers = dict(self.auth, **{"X-Ward-Batch-Id": batch_id or str(uuid.uuid4())})
-        if encoding == "gzip":
+        if encoding == "gzip" and raw is None:
             body = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"
         elif encoding:
@@ -173,7 +173,7 @@ def test_compression_and_bad_bodies(ward, admin_token):
     assert_mde_error(s.send([], raw=b"not gzip", encoding="gzip"), 400, "InvalidInput")
     assert_mde_error(s.send([], raw=b"x", encoding="br"), 400, "InvalidInput")
     # A zip bomb stops at the decompressed limit.
-    bomb = gzip.compress(b"{" + b" " * (80 * 1024 * 1024) + b"}")
+    bomb = gzip.compress(b"{" + b" " * (80 * 1024 * 1024) + b"}", compresslevel=1)
     r = s.send([], raw=bomb, encoding="gzip")
     assert r.status_code == 429 or r.status_code == 400 or r.status_code == 413, r.text
     # A 100 MB body is refused before it is read.
