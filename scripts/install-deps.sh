@@ -8,7 +8,7 @@ PKGS=(
   libsimdjson-dev rapidjson-dev
   libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest python3-requests python3-msal python3-cryptography
+  python3 python3-pytest python3-requests python3-msal python3-cryptography zstd
   wrk openssl curl
 )
 missing=()

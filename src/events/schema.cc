@@ -32,10 +32,14 @@ std::optional<ColumnType> ParseColumnType(std::string_view name) {
 }
 
 int TableDef::Find(std::string_view column) const {
-  for (size_t i = 0; i < columns.size(); ++i) {
-    if (columns[i].name == column) return static_cast<int>(i);
+  if (index_.empty()) {  // tables built by hand (tests) have no index
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (columns[i].name == column) return static_cast<int>(i);
+    }
+    return -1;
   }
-  return -1;
+  auto it = index_.find(std::string(column));
+  return it == index_.end() ? -1 : it->second;
 }
 
 std::optional<SchemaRegistry> SchemaRegistry::FromTsv(std::string_view tsv, std::string* error) {
@@ -75,6 +79,7 @@ std::optional<SchemaRegistry> SchemaRegistry::FromTsv(std::string_view tsv, std:
     reg.tables_.back().columns.push_back(ColumnDef{std::string(column), *parsed});
   }
   for (TableDef& t : reg.tables_) {
+    for (size_t i = 0; i < t.columns.size(); ++i) t.index_.emplace(t.columns[i].name, static_cast<int>(i));
     t.timestamp_column = t.Find("Timestamp");
     if (t.timestamp_column >= 0) t.required.push_back(t.timestamp_column);
     for (const char* c : {"DeviceId", "DeviceName"}) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace ward::events {
@@ -29,6 +30,11 @@ struct TableDef {
   // Columns every event must carry (Timestamp, and DeviceId/DeviceName for Device* tables).
   std::vector<int> required;
   int timestamp_column = -1;
+
+ private:
+  friend class SchemaRegistry;
+  // Column name → index; ingest looks up every field of every event by name.
+  std::unordered_map<std::string, int> index_;
 };
 
 class SchemaRegistry {
