@@ -46,12 +46,19 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Branch-free ASCII lower-casing of n bytes (vectorises).
+// ASCII lower-casing of n bytes, 16 at a time with GCC vector extensions (plain -O2 does not
+// vectorise the scalar loop, and this runs over every byte a `has`/`contains` scan touches).
 void LowerBytes(const char* __restrict src, char* __restrict dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char c = static_cast<unsigned char>(src[i]);
-    dst[i] = static_cast<char>(c + ((static_cast<unsigned char>(c - 'A') < 26) << 5));
+  typedef unsigned char V16 __attribute__((vector_size(16)));
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    V16 v;
+    std::memcpy(&v, src + i, 16);
+    const V16 upper = reinterpret_cast<V16>((v - 'A') < 26);  // 0xff where 'A'..'Z'
+    v += upper & 32;
+    std::memcpy(dst + i, &v, 16);
   }
+  for (; i < n; ++i) dst[i] = LowerAscii(src[i]);
 }
 
 bool EqualsLowered(std::string_view s, std::string_view lowered_needle) {

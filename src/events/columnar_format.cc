@@ -35,7 +35,6 @@ Status Corrupt(const std::string& path, std::string_view what) { return Internal
 
 size_t Align8(size_t n) { return (n + 7) & ~size_t{7}; }
 
-uint64_t Zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 int BitWidth(uint64_t v) { return 64 - std::countl_zero(v); }
 
 std::string Prefix(std::string_view s, bool* truncated) {
@@ -202,6 +201,23 @@ void ColumnData::AppendOne(const ColumnData& other, size_t row) {
   }
 }
 
+void ColumnData::AppendView(const ColumnView& v) {
+  const size_t n = v.rows;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t is_null = v.IsNull(i) ? 1 : 0;
+    nulls.push_back(is_null);
+    null_count += is_null;
+    if (IsIntType(type)) {
+      ints.push_back(is_null ? 0 : v.ints[i]);
+    } else if (type == ColumnType::kReal) {
+      reals.push_back(is_null ? 0 : v.reals[i]);
+    } else {
+      if (!is_null) bytes.append(v.Str(i));
+      offsets.push_back(static_cast<uint32_t>(bytes.size()));
+    }
+  }
+}
+
 ColumnView ColumnData::View() const {
   ColumnView v;
   v.type = type;
@@ -307,7 +323,6 @@ void EncodeBlock(const ColumnData& col, std::string* payload, Zone* zone, TermIn
     // Frame of reference: offsets from a base in 0, 1, 2, 4 or 8 bytes; of the differences between
     // neighbours when those need clearly fewer bits than the values (timestamps, ids).
     auto sub = [](int64_t a, int64_t b) { return static_cast<uint64_t>(a) - static_cast<uint64_t>(b); };
-    int delta_bits = 0;
     int64_t dmin = 0, dmax = 0;
     for (size_t i = 1; i < rows; ++i) {
       const int64_t d = static_cast<int64_t>(sub(values[i], values[i - 1]));
@@ -315,7 +330,7 @@ void EncodeBlock(const ColumnData& col, std::string* payload, Zone* zone, TermIn
       dmin = std::min(dmin, d);
       dmax = std::max(dmax, d);
     }
-    delta_bits = rows > 1 ? BitWidth(sub(dmax, dmin)) : 64;
+    const int delta_bits = rows > 1 ? BitWidth(sub(dmax, dmin)) : 64;
     const int range_bits = BitWidth(sub(zone->imax, zone->imin));
     const bool delta = rows > 1 && delta_bits + 4 <= range_bits;
     const int64_t base = delta ? dmin : zone->imin;
@@ -479,9 +494,9 @@ Status ParseBlock(size_t raw_size, ColumnType type, size_t expected_rows, Decode
       if (delta && rows > 0) {
         // Prefix sum (wrapping, as written); the first offset is unused.
         uint64_t acc = static_cast<uint64_t>(first);
-        int64_t* v = out->ints.data();
-        v[0] = first;
-        for (size_t i = 1; i < rows; ++i) v[i] = static_cast<int64_t>(acc += static_cast<uint64_t>(v[i]));
+        int64_t* vals = out->ints.data();
+        vals[0] = first;
+        for (size_t i = 1; i < rows; ++i) vals[i] = static_cast<int64_t>(acc += static_cast<uint64_t>(vals[i]));
       }
       v.ints = out->ints.data();
       return Status::Ok();
@@ -747,6 +762,46 @@ Status Decompressor::ReadFrame(int fd, const FrameRef& ref, std::vector<uint64_t
 // ---------------------------------------------------------------------------------------------
 // Segments
 
+Segment::~Segment() {
+  if (obsolete_) ::unlink(path_.c_str());
+}
+
+Result<std::vector<std::shared_ptr<const Chunk>>> ReadSegmentChunks(const Segment& segment, const TableDef& table) {
+  Fd fd(::open(segment.path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Err(Internal(ErrnoMessage("open", segment.path())));
+  Decompressor dec;
+  DecodedBlock decoded;
+  std::vector<std::shared_ptr<const Chunk>> chunks;
+  for (size_t b = 0; b < segment.block_count(); ++b) {
+    auto chunk = std::make_shared<Chunk>();
+    chunk->rows = segment.block_rows(b);
+    for (const ColumnDef& def : table.columns) {
+      ColumnData col(def.type);
+      col.Reserve(chunk->rows);
+      const SegmentColumn* sc = segment.Column(def.name);
+      if (sc != nullptr && sc->type == def.type) {
+        Status st = dec.ReadFrame(fd.get(), sc->blocks[b], &decoded.buffer);
+        if (st.ok()) st = ParseBlock(sc->blocks[b].raw, sc->type, chunk->rows, &decoded);
+        if (!st.ok()) return Err(Internal(segment.path() + ": " + st.message()));
+        col.AppendView(decoded.view);
+      } else {
+        for (size_t i = 0; i < chunk->rows; ++i) col.AppendNull();
+      }
+      chunk->columns.push_back(std::move(col));
+    }
+    if (table.timestamp_column >= 0) {
+      const ColumnData& ts = chunk->columns[table.timestamp_column];
+      for (size_t i = 0; i < chunk->rows; ++i) {
+        if (ts.nulls[i]) continue;
+        chunk->min_ts = std::min(chunk->min_ts, ts.ints[i]);
+        chunk->max_ts = std::max(chunk->max_ts, ts.ints[i]);
+      }
+    }
+    chunks.push_back(std::move(chunk));
+  }
+  return chunks;
+}
+
 const SegmentColumn* Segment::Column(std::string_view name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : &columns_[it->second];
@@ -835,6 +890,10 @@ Result<std::shared_ptr<Segment>> Segment::Load(const std::string& path) {
       c.total.Merge(c.zones[b], c.type);
     }
   }
+  uint32_t replaced;
+  if (!r.U32(&replaced) || replaced > r.remaining() / 8) return Err(Corrupt(path, "bad replaced-segment list"));
+  seg->replaces_.resize(replaced);
+  for (uint64_t& id : seg->replaces_) r.U64(&id);
   if (r.remaining() != 0) return Err(Corrupt(path, "trailing footer bytes"));
   for (size_t i = 0; i < seg->columns_.size(); ++i) seg->by_name_.emplace(seg->columns_[i].name, i);
   return seg;
@@ -923,7 +982,15 @@ Result<std::shared_ptr<Segment>> WriteSegment(const std::string& dir, const std:
     for (uint32_t b = 0; b < block_sizes.size(); ++b) {
       ColumnData block(sc.type);
       block.Reserve(block_sizes[b]);
-      for (size_t i = 0; i < block_sizes[b]; ++i, ++pos) block.AppendOne(chunks[order[pos].chunk]->columns[c], order[pos].row);
+      // Rows mostly arrive in time order: copy runs of consecutive rows of a chunk at once.
+      for (size_t end = pos + block_sizes[b]; pos < end;) {
+        size_t run = pos + 1;
+        while (run < end && order[run].chunk == order[pos].chunk && order[run].row == order[run - 1].row + 1) ++run;
+        const ColumnData& src = chunks[order[pos].chunk]->columns[c];
+        if (run - pos == 1) block.AppendOne(src, order[pos].row);
+        else block.AppendRange(src, order[pos].row, order[pos].row + (run - pos));
+        pos = run;
+      }
       Zone zone;
       EncodeBlock(block, &payload, &zone, sc.has_term_index ? &terms : nullptr, b);
       FrameRef ref;
@@ -951,6 +1018,8 @@ Result<std::shared_ptr<Segment>> WriteSegment(const std::string& dir, const std:
       WriteZone(fw, sc.zones[b], sc.type);
     }
   }
+  fw.U32(static_cast<uint32_t>(options.replaces.size()));
+  for (uint64_t id : options.replaces) fw.U64(id);
   FrameRef footer;
   if (Status st = write_frame(footer_raw, &footer); !st.ok()) return fail(st);
   std::string trailer;

@@ -2,6 +2,7 @@
 // Internals of ColumnarStore (not an API for other modules): rows in columnar form, the encoding
 // of column blocks, zone maps, the term index and the segment file itself.
 // The on-disk format is described in prose in docs/storage-format.md ("Columnar event store").
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -85,6 +86,7 @@ struct ColumnData {
   void AppendNull();
   void AppendRange(const ColumnData& other, size_t begin, size_t end);
   void AppendOne(const ColumnData& other, size_t row);
+  void AppendView(const ColumnView& v);  // all rows of a view
   ColumnView View() const;
   size_t MemoryBytes() const;
 };
@@ -251,9 +253,16 @@ class Segment {
   const SegmentColumn* Column(std::string_view name) const;
   // The term index of `col` (which must belong to this segment), read through fd and cached.
   Result<std::shared_ptr<const TermIndex>> TermIndexOf(const SegmentColumn& col, int fd, Decompressor& dec) const;
+  // Checkpoint ids of the segments of the same partition whose rows this one took over (merge).
+  const std::vector<uint64_t>& replaces() const { return replaces_; }
+  // Deletes the file once the last reference is gone (a merge replaced it; scans may still read it).
+  void MarkObsolete() const { obsolete_ = true; }
+  ~Segment();
 
  private:
   std::string path_;
+  std::vector<uint64_t> replaces_;
+  mutable std::atomic<bool> obsolete_{false};
   uint64_t checkpoint_ = 0;
   uint64_t rows_ = 0;
   int64_t min_ts_ = 0, max_ts_ = 0;
@@ -268,11 +277,16 @@ class Segment {
 struct SegmentWriteOptions {
   size_t block_rows = 8192;
   uint64_t checkpoint = 0;
+  std::vector<uint64_t> replaces;  // recorded in the footer (see Segment::replaces)
 };
 // Writes the rows of `chunks` (all of `table`) as the segment file dir/name, sorted by Timestamp:
 // temp file, fsync, rename, fsync of the directory. Returns the loaded segment.
 Result<std::shared_ptr<Segment>> WriteSegment(const std::string& dir, const std::string& name, const TableDef& table,
                                               const std::vector<std::shared_ptr<const Chunk>>& chunks, const SegmentWriteOptions& options);
+
+// All rows of a segment as chunks (one per block), in the columns of `table`: what a merge
+// rewrites. Columns the segment lacks (or holds with another type) read as null.
+Result<std::vector<std::shared_ptr<const Chunk>>> ReadSegmentChunks(const Segment& segment, const TableDef& table);
 
 // store.meta: the committed checkpoint and the durable log offset.
 struct StoreMeta {

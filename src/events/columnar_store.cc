@@ -27,6 +27,9 @@ namespace fs = std::filesystem;
 // A chunk is cut at this many string bytes, and tail chunks are only merged below it, so the u32
 // offsets inside chunks never overflow.
 constexpr size_t kMaxChunkStringBytes = 256u << 20;
+// Tail chunks merge only up to this many rows: enough to keep per-chunk overhead small for tiny
+// appends, without re-copying the rows of ordinary batches (hundreds of rows) again and again.
+constexpr size_t kMergeChunkRows = 1024;
 
 struct PartitionKey {
   std::string tenant;
@@ -93,31 +96,37 @@ std::shared_ptr<Chunk> MergeChunks(const Chunk& a, const Chunk& b) {
   return m;
 }
 
-// Appends rows of `v` to `out` (all of `idx`, or the range [begin, begin+n) when idx is null).
+// Appends rows of `v` to `out`: those listed in idx, or the range [begin, begin+n) when idx is null.
+// Fixed-width data is written through resized buffers, not per-row push_back.
 void AppendValues(ColumnVector& out, const ColumnView& v, const uint32_t* idx, size_t begin, size_t n) {
-  auto row = [&](size_t k) -> size_t { return idx ? idx[k] : begin + k; };
+  const size_t old = out.nulls.size();
+  out.nulls.resize(old + n);  // zero-filled: not null
+  uint8_t* nulls = out.nulls.data() + old;
   if (v.all_null) {
-    out.nulls.insert(out.nulls.end(), n, 1);
-    if (IsIntType(out.type)) out.ints.insert(out.ints.end(), n, 0);
-    else if (out.type == ColumnType::kReal) out.reals.insert(out.reals.end(), n, 0.0);
-    else out.strings.resize(out.strings.size() + n);
+    std::memset(nulls, 1, n);
+    if (IsIntType(out.type)) out.ints.resize(old + n);
+    else if (out.type == ColumnType::kReal) out.reals.resize(old + n);
+    else out.strings.resize(old + n);
     return;
   }
-  if (idx == nullptr) {
-    if (v.nulls) out.nulls.insert(out.nulls.end(), v.nulls + begin, v.nulls + begin + n);
-    else out.nulls.insert(out.nulls.end(), n, 0);
-  } else {
-    for (size_t k = 0; k < n; ++k) out.nulls.push_back(v.nulls ? v.nulls[idx[k]] : 0);
+  if (v.nulls != nullptr) {
+    if (idx == nullptr) std::memcpy(nulls, v.nulls + begin, n);
+    else for (size_t k = 0; k < n; ++k) nulls[k] = v.nulls[idx[k]];
   }
+  auto gather = [&](auto* dst, const auto* src) {
+    if (idx == nullptr) std::memcpy(dst, src + begin, n * sizeof(*dst));
+    else for (size_t k = 0; k < n; ++k) dst[k] = src[idx[k]];
+  };
   if (IsIntType(out.type)) {
-    if (idx == nullptr) out.ints.insert(out.ints.end(), v.ints + begin, v.ints + begin + n);
-    else for (size_t k = 0; k < n; ++k) out.ints.push_back(v.ints[idx[k]]);
+    out.ints.resize(old + n);
+    gather(out.ints.data() + old, v.ints);
   } else if (out.type == ColumnType::kReal) {
-    if (idx == nullptr) out.reals.insert(out.reals.end(), v.reals + begin, v.reals + begin + n);
-    else for (size_t k = 0; k < n; ++k) out.reals.push_back(v.reals[idx[k]]);
+    out.reals.resize(old + n);
+    gather(out.reals.data() + old, v.reals);
   } else {
+    out.strings.reserve(old + n);
     for (size_t k = 0; k < n; ++k) {
-      const size_t r = row(k);
+      const size_t r = idx ? idx[k] : begin + k;
       if (v.IsNull(r)) out.strings.emplace_back();
       else out.strings.emplace_back(v.Str(r));
     }
@@ -166,7 +175,7 @@ struct ColumnarStore::Impl {
       const Chunk& a = *p.tail[p.tail.size() - 2];
       const Chunk& b = *p.tail.back();
       const bool same_class = (a.note_seq < note_seq) == (b.note_seq < note_seq);
-      if (!same_class || a.rows > b.rows || a.rows + b.rows > options.block_rows ||
+      if (!same_class || a.rows > b.rows || a.rows + b.rows > std::min(kMergeChunkRows, options.block_rows) ||
           ChunkStringBytes(a) + ChunkStringBytes(b) > kMaxChunkStringBytes) {
         break;
       }
@@ -211,7 +220,8 @@ Status ColumnarStore::Impl::OpenExisting() {
     for (fs::directory_iterator it(dir, e), end; !e && it != end; it.increment(e)) {
       if (it->is_directory(e)) out->push_back(it->path());
     }
-    if (e) return Internal("list " + dir.string() + ": " + e.message());
+    // A directory removed meanwhile (retention in a server sharing the store) just lists nothing.
+    if (e && e != std::errc::no_such_file_or_directory) return Internal("list " + dir.string() + ": " + e.message());
     std::sort(out->begin(), out->end());
     return Status::Ok();
   };
@@ -252,7 +262,8 @@ Status ColumnarStore::Impl::OpenExisting() {
           }
           files.emplace_back(*seq, it->path().string());
         }
-        if (ec) return Internal("list " + day_dir.string() + ": " + ec.message());
+        if (ec && ec != std::errc::no_such_file_or_directory) return Internal("list " + day_dir.string() + ": " + ec.message());
+        ec.clear();
         std::sort(files.begin(), files.end());
         auto p = GetOrCreateLocked(PartitionKey{tenant, table->id, *day});
         p->dir_exists = true;
@@ -264,6 +275,14 @@ Status ColumnarStore::Impl::OpenExisting() {
           }
           p->segments.push_back(std::move(*seg));
         }
+        // A committed merge whose inputs were not yet deleted: the inputs are superseded.
+        std::vector<uint64_t> replaced;
+        for (const auto& seg : p->segments) replaced.insert(replaced.end(), seg->replaces().begin(), seg->replaces().end());
+        std::erase_if(p->segments, [&](const std::shared_ptr<const Segment>& seg) {
+          if (std::find(replaced.begin(), replaced.end(), seg->checkpoint()) == replaced.end()) return false;
+          stale.push_back(seg->path());
+          return true;
+        });
       }
     }
   }
@@ -367,8 +386,8 @@ uint64_t ColumnarStore::durable_log_offset() const { return impl_->durable.load(
 
 // Seals every tail chunk whose rows are covered by a NoteLogOffset (all chunks when offsets are not
 // tracked) into one segment per partition, then commits them with store.meta. The checkpoint id
-// names the segments; on open, segments newer than the committed checkpoint are deleted, so the
-// segments and the durable offset change together.
+// names the segments; on open, segments newer than the committed checkpoint are ignored (and
+// deleted by the next checkpoint), so the segments and the durable offset change together.
 Status ColumnarStore::Impl::Checkpoint(bool wait) {
   std::unique_lock seal(seal_mu, std::defer_lock);
   if (wait) seal.lock();
@@ -377,6 +396,7 @@ Status ColumnarStore::Impl::Checkpoint(bool wait) {
   struct Job {
     std::shared_ptr<Partition> partition;
     std::vector<std::shared_ptr<const Chunk>> chunks;
+    std::vector<std::shared_ptr<const Segment>> merge;  // small segments rewritten with the chunks
     std::shared_ptr<Segment> segment;
   };
   std::vector<Job> jobs;
@@ -391,11 +411,22 @@ Status ColumnarStore::Impl::Checkpoint(bool wait) {
       while (n < p->tail.size() && (!tracking || p->tail[n]->note_seq < note_seq)) ++n;
       if (n < p->tail.size()) remaining = true;
       if (n == 0) continue;
-      Job job{p, {}, nullptr};
+      Job job{p, {}, {}, nullptr};
       job.chunks.assign(p->tail.begin(), p->tail.begin() + n);
       p->tail.erase(p->tail.begin(), p->tail.begin() + n);
-      for (const auto& c : job.chunks) p->tail_rows -= c->rows;
+      size_t rows = 0;
+      for (const auto& c : job.chunks) rows += c->rows;
+      p->tail_rows -= rows;
       p->sealing = job.chunks;
+      // Merge policy (a binary counter): newest segments no larger than what is being written, up to
+      // seal_rows in all. Frequent small flushes then leave O(log) small segments per partition, and
+      // each row is rewritten O(log(seal_rows / flush size)) times.
+      for (size_t i = p->segments.size(); i-- > 0;) {
+        const uint64_t seg_rows = p->segments[i]->rows();
+        if (seg_rows > rows || rows + seg_rows > options.seal_rows) break;
+        job.merge.push_back(p->segments[i]);
+        rows += seg_rows;
+      }
       jobs.push_back(std::move(job));
     }
     offset = tracking ? noted : durable.load();
@@ -441,7 +472,22 @@ Status ColumnarStore::Impl::Checkpoint(bool wait) {
       }
       p.dir_exists = true;
     }
-    auto seg = WriteSegment(p.dir, SegmentName(cp), *p.table, job.chunks, SegmentWriteOptions{options.block_rows, cp});
+    SegmentWriteOptions wo{options.block_rows, cp, {}};
+    std::vector<std::shared_ptr<const Chunk>> input;
+    std::vector<std::shared_ptr<const Segment>> merged;
+    for (const auto& old : job.merge) {
+      auto rows = ReadSegmentChunks(*old, *p.table);
+      if (!rows) {  // an unreadable segment stays as it is rather than blocking every checkpoint
+        log::Warn("columnar store: segment not merged", {{"error", rows.error().message()}});
+        continue;
+      }
+      input.insert(input.end(), rows->begin(), rows->end());
+      wo.replaces.push_back(old->checkpoint());
+      merged.push_back(old);
+    }
+    job.merge = std::move(merged);
+    input.insert(input.end(), job.chunks.begin(), job.chunks.end());
+    auto seg = WriteSegment(p.dir, SegmentName(cp), *p.table, input, wo);
     if (!seg) return rollback(seg.error());
     job.segment = std::move(*seg);
   }
@@ -449,7 +495,12 @@ Status ColumnarStore::Impl::Checkpoint(bool wait) {
   {
     std::unique_lock lock(mu);
     for (Job& job : jobs) {
-      job.partition->segments.push_back(std::move(job.segment));
+      auto& segs = job.partition->segments;
+      for (const auto& old : job.merge) {
+        old->MarkObsolete();  // the file goes when the last scan holding it finishes
+        std::erase(segs, old);
+      }
+      segs.push_back(std::move(job.segment));
       job.partition->sealing.clear();
     }
   }
@@ -708,10 +759,15 @@ class Scanner {
 
   void NewBatch() {
     batch_ = ColumnBatch{};
+    const size_t expect = std::min<size_t>(batch_rows_, 8192);
     for (int c : out_cols_) {
       batch_.names.push_back(table_.columns[c].name);
       ColumnVector v;
       v.type = table_.columns[c].type;
+      v.nulls.reserve(expect);
+      if (IsIntType(v.type)) v.ints.reserve(expect);
+      else if (v.type == ColumnType::kReal) v.reals.reserve(expect);
+      else v.strings.reserve(expect);
       batch_.columns.push_back(std::move(v));
     }
   }
@@ -723,16 +779,16 @@ class Scanner {
 
   // Appends the selected rows of views_ (sel_ over `rows`) to batches, honouring batch size and limit.
   void Emit(size_t rows) {
+    // Branch-free compaction of the selection into row numbers.
+    idx_.resize(rows);
+    uint32_t* idx = idx_.data();
     size_t count = 0;
-    for (size_t i = 0; i < rows; ++i) count += sel_[i];
+    for (size_t i = 0; i < rows; ++i) {
+      idx[count] = static_cast<uint32_t>(i);
+      count += sel_[i];
+    }
     if (count == 0) return;
     const bool all = count == rows;
-    if (!all) {
-      idx_.clear();
-      for (size_t i = 0; i < rows; ++i) {
-        if (sel_[i]) idx_.push_back(static_cast<uint32_t>(i));
-      }
-    }
     size_t pos = 0;
     while (pos < count && !stop_) {
       size_t take = std::min(count - pos, batch_rows_ - batch_.rows);

@@ -1,6 +1,7 @@
 #include "sensor/util.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +39,22 @@ std::optional<std::string> ReadFileAt(int dir_fd, const char* path, size_t max_b
   UniqueFd fd(::openat(dir_fd, path, O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return std::nullopt;
   return ReadAll(fd.get(), max_bytes);
+}
+
+std::optional<std::string> ReadProcFileAt(int dir_fd, const char* path, size_t max_bytes) {
+  UniqueFd fd(::openat(dir_fd, path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  char buf[4096];
+  ssize_t n;
+  do {
+    n = ::read(fd.get(), buf, sizeof(buf));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return std::nullopt;
+  std::string out(buf, static_cast<size_t>(n));
+  if (static_cast<size_t>(n) < sizeof(buf)) return out;  // /proc answers small files in one read
+  auto rest = ReadAll(fd.get(), max_bytes > out.size() ? max_bytes - out.size() : 0);
+  if (rest) out += *rest;
+  return out;
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode, bool sync) {
@@ -95,6 +112,19 @@ std::vector<std::string_view> SplitLines(std::string_view s) {
   return out;
 }
 
+std::vector<std::string_view> SplitFields(std::string_view line, size_t max_fields) {
+  std::vector<std::string_view> f;
+  size_t pos = 0;
+  while (pos < line.size() && f.size() < max_fields) {
+    while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t')) ++pos;
+    size_t end = line.find_first_of(" \t", pos);
+    if (end == std::string_view::npos) end = line.size();
+    if (end > pos) f.push_back(line.substr(pos, end - pos));
+    pos = end;
+  }
+  return f;
+}
+
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 std::string BaseName(std::string_view path) {
@@ -139,6 +169,8 @@ void Stopper::Reset() {
   std::lock_guard lock(mu_);
   stopped_ = false;
 }
+
+void SetThreadName(const char* name) { ::pthread_setname_np(::pthread_self(), name); }
 
 std::string HostName() {
   char buf[256] = {};

@@ -51,6 +51,8 @@ class UniqueFd {
 std::optional<std::string> ReadFile(const std::string& path, size_t max_bytes = 16 * 1024 * 1024);
 // Reads relative to a directory fd (openat), e.g. ReadFileAt(proc_fd, "1234/stat").
 std::optional<std::string> ReadFileAt(int dir_fd, const char* path, size_t max_bytes = 64 * 1024);
+// For /proc files: one read() when the content fits 4 KiB (saves the read that returns 0).
+std::optional<std::string> ReadProcFileAt(int dir_fd, const char* path, size_t max_bytes = 64 * 1024);
 // Writes via a temporary file + fsync + rename, with the given mode, so readers see old or new data.
 Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode = 0600, bool sync = true);
 // mkdir -p with the given mode for created directories.
@@ -58,6 +60,8 @@ Status MakeDirs(const std::string& path, unsigned mode = 0700);
 
 std::string_view Trim(std::string_view s);
 std::vector<std::string_view> SplitLines(std::string_view s);
+// The first max_fields fields of a line separated by runs of spaces and tabs (as /proc tables are).
+std::vector<std::string_view> SplitFields(std::string_view line, size_t max_fields);
 bool StartsWith(std::string_view s, std::string_view prefix);
 std::string BaseName(std::string_view path);
 std::string DirName(std::string_view path);  // "/usr/bin/ls" -> "/usr/bin"; "/x" -> "/"
@@ -77,6 +81,9 @@ class Stopper {
   std::condition_variable cv_;
   bool stopped_ = false;
 };
+
+// Names the calling thread (visible in top -H and /proc/<pid>/task/*/comm; max 15 characters).
+void SetThreadName(const char* name);
 
 // Short host name and FQDN-ish name (gethostname; no DNS lookups, which could block at boot).
 std::string HostName();
