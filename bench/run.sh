@@ -3,11 +3,15 @@
 #  1. Token validation per second per core (Google Benchmark, bench/token_validation_bench.cc).
 #  2. Authenticated GET requests per second with wrk on loopback (keep-alive, 64 connections),
 #     server pinned to core 0 and wrk to core 1, p50/p99 latency from wrk --latency.
+#  3. Event log appends (bench/event_log_bench.cc) and columnar store append/scan
+#     (bench/columnar_store_bench.cc), Google Benchmark.
+#  4. Sustained durable ingest with wrk (bench/ingest.sh) and the sensor's CPU and memory at 100
+#     process starts per second (bench/sensor_overhead.py).
 set -euo pipefail
 BUILD_DIR=${1:-build}
 DURATION=${DURATION:-10}
 WARD="$BUILD_DIR/ward"
-cmake --build "$BUILD_DIR" -j2 --target ward ward_token_bench >/dev/null
+cmake --build "$BUILD_DIR" -j2 --target ward ward-sensor ward_token_bench ward_event_log_bench ward_columnar_bench >/dev/null
 
 echo "== token validation (one core) =="
 taskset -c 0 "$BUILD_DIR/ward_token_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -50,3 +54,11 @@ run_wrk "unauthenticated baseline" 1 /healthz
 run_wrk "authenticated machine lookup" 1 "/api/machines/$MACHINE" auth
 run_wrk "authenticated machine list" 1 "/api/machines" auth
 run_wrk "authenticated machine lookup, whole machine" 2 "/api/machines/$MACHINE" auth shared
+
+echo "== event log (one core) =="
+taskset -c 0 "$BUILD_DIR/ward_event_log_bench"
+echo "== columnar store =="
+"$BUILD_DIR/ward_columnar_bench"
+DURATION=15 bash "$(dirname "$0")/ingest.sh" "$BUILD_DIR"
+echo "== sensor overhead at 100 process starts/s =="
+/usr/bin/python3 "$(dirname "$0")/sensor_overhead.py" --sensor "$BUILD_DIR/ward-sensor" --rate 100 --seconds 20
