@@ -856,7 +856,15 @@ Status FileEventLog::TruncateBefore(uint64_t offset) {
     std::lock_guard lk(im.state_mu);
     size_t n = 0;
     // Never the last (active) segment, even when all of its records are below `offset`.
-    while (n + 1 < im.segments.size() && im.segments[n]->end <= offset) ++n;
+    const auto now = std::chrono::system_clock::now();
+    auto recent = [&](const Segment& seg) {
+      if (im.options.min_retention.count() == 0) return false;
+      struct stat st;
+      if (::fstat(seg.fd.get(), &st) != 0) return true;  // unknown age: keep it
+      auto modified = std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec));
+      return now - modified < im.options.min_retention;
+    };
+    while (n + 1 < im.segments.size() && im.segments[n]->end <= offset && !recent(*im.segments[n])) ++n;
     doomed.assign(im.segments.begin(), im.segments.begin() + static_cast<std::ptrdiff_t>(n));
     im.segments.erase(im.segments.begin(), im.segments.begin() + static_cast<std::ptrdiff_t>(n));
   }

@@ -53,6 +53,9 @@ struct FileEventLogOptions {
   // blocking appenders (HTTP threads) want this short; async producers may raise it.
   std::chrono::microseconds group_commit_window{200};
   size_t max_batch_bytes = 64ull << 20;              // flush earlier when this much is pending
+  // TruncateBefore keeps segments written to within this long, whatever the offset: they are the
+  // window in which a retried batch is still recognised as a duplicate after a restart.
+  std::chrono::seconds min_retention{0};
 };
 
 // Segment files "<dir>/<first offset, 20 digits>.wal". See docs/storage-format.md.

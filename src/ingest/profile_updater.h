@@ -25,6 +25,7 @@ class ProfileUpdater {
   ~ProfileUpdater();
   Status Start();
   void Stop();
+  // Everything below this offset is folded into the store and the cursor is committed there.
   uint64_t applied_offset() const { return applied_.load(); }
 
  private:

@@ -24,6 +24,10 @@
 
 namespace ward::server {
 
+// Event-log segments younger than this stay, so that a batch retried after a restart is still
+// recognised as a duplicate (the dedup index is rebuilt from the log).
+constexpr std::chrono::hours kLogMinRetention{6};
+
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
   std::string host;
   std::string port;
@@ -113,6 +117,7 @@ Status Serve(const ServeOptions& o) {
   fs::create_directories(events_dir + "/cursors");
   events::FileEventLogOptions log_options;
   log_options.dir = events_dir + "/log";
+  log_options.min_retention = kLogMinRetention;
   WARD_ASSIGN_OR_RETURN(auto event_log, events::FileEventLog::Open(log_options));
   events::ColumnarStoreOptions store_options;
   store_options.dir = events_dir + "/store";
@@ -159,17 +164,22 @@ Status Serve(const ServeOptions& o) {
   std::printf("ward listening on %s\n", url.c_str());
   std::fflush(stdout);
 
-  // Housekeeping: expired auth codes, refresh tokens and used assertions are deleted every few minutes.
+  // Housekeeping every minute: expired auth codes, refresh tokens and used assertions are deleted, and
+  // event-log segments every consumer has passed are dropped.
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopping = false;
   std::thread sweeper([&] {
     std::unique_lock lock(stop_mu);
-    while (!stop_cv.wait_for(lock, std::chrono::minutes(5), [&] { return stopping; })) {
+    while (!stop_cv.wait_for(lock, std::chrono::minutes(1), [&] { return stopping; })) {
       int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch()).count();
       auto n = store->DeleteExpired(now);
       if (!n) log::Warn("sweeping expired OAuth artefacts failed", {{"error", n.error().message()}});
+      // The log is kept until every consumer is past it (and for the dedup window).
+      uint64_t oldest_needed = std::min(event_store->durable_log_offset(), profiles.applied_offset());
+      if (Status st = event_log->TruncateBefore(oldest_needed); !st.ok())
+        log::Warn("event log truncation failed", {{"error", st.message()}});
     }
   });
 

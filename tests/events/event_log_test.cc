@@ -1,3 +1,5 @@
+#include <fcntl.h>
+#include <sys/stat.h>
 #include "events/event_log.h"
 
 #include <gtest/gtest.h>
@@ -726,6 +728,27 @@ TEST(EventLogTest, TruncateBeforeDropsWholeSegmentsOnly) {
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].offset, 48u);
   for (const auto& rec : all) EXPECT_EQ(rec.data, PayloadForOffset(rec.offset, 1000));
+}
+
+TEST(EventLogTest, TruncateBeforeKeepsRecentlyWrittenSegments) {
+  TempDir t;
+  auto options = Options(t, 4096);
+  options.min_retention = std::chrono::hours(1);
+  auto log = OpenLog(options);
+  ASSERT_TRUE(log);
+  for (uint64_t i = 0; i < 20; ++i) ASSERT_EQ(*log->AppendSync(PayloadForOffset(i, 1000)), i);
+  const size_t before = SegmentFiles(t.log_dir()).size();
+  ASSERT_TRUE(log->TruncateBefore(1000).ok());
+  EXPECT_EQ(SegmentFiles(t.log_dir()).size(), before);  // all written just now
+  // Age the two oldest segments past the retention: only they go.
+  auto files = SegmentFiles(t.log_dir());
+  for (size_t k = 0; k < 2; ++k) {
+    struct timespec old[2] = {{::time(nullptr) - 7200, 0}, {::time(nullptr) - 7200, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, files[k].c_str(), old, 0), 0);
+  }
+  ASSERT_TRUE(log->TruncateBefore(1000).ok());
+  EXPECT_EQ(SegmentFiles(t.log_dir()).size(), before - 2);
+  EXPECT_EQ(ReadAll(*log).front().offset, 8u);
 }
 
 TEST(EventLogTest, ReadsStayCorrectWhileSegmentsAreDropped) {
