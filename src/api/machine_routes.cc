@@ -4,94 +4,13 @@
 #include <algorithm>
 
 #include "api/api.h"
+#include "api/entities.h"
 #include "events/schema.h"
 #include "common/time.h"
 #include "ingest/devices.h"
 
 namespace ward::api {
 namespace {
-
-json::Value MachineJson(const state::Machine& m, const std::vector<state::DeviceGroup>& groups, int64_t now_ms) {
-  auto opt_time = [](int64_t ms) { return ms ? json::Value(odata::FormatDateTimeMs(ms)) : json::Value(); };
-  auto opt_str = [](const std::string& s) { return s.empty() ? json::Value() : json::Value(s); };
-  json::Value v = json::Value::Object();
-  v.AppendMember("id", m.id);
-  v.AppendMember("computerDnsName", m.computer_dns_name);
-  v.AppendMember("firstSeen", opt_time(m.first_seen_ms));
-  v.AppendMember("lastSeen", opt_time(m.last_seen_ms));
-  v.AppendMember("osPlatform", m.os_platform);
-  v.AppendMember("osVersion", opt_str(m.os_version));
-  v.AppendMember("osProcessor", opt_str(m.os_architecture));
-  v.AppendMember("version", opt_str(m.os_version));
-  v.AppendMember("lastIpAddress", opt_str(m.last_ip_address));
-  v.AppendMember("lastExternalIpAddress", opt_str(m.last_external_ip_address));
-  v.AppendMember("agentVersion", opt_str(m.agent_version));
-  v.AppendMember("osBuild", m.os_build ? json::Value(m.os_build) : json::Value());
-  v.AppendMember("healthStatus", ingest::HealthStatus(m, now_ms));
-  v.AppendMember("onboardingStatus", m.onboarding_status);
-  v.AppendMember("deviceValue", m.device_value);
-  v.AppendMember("rbacGroupId", m.rbac_group_id ? json::Value(*m.rbac_group_id) : json::Value());
-  json::Value group_name;
-  for (const state::DeviceGroup& g : groups) {
-    if (m.rbac_group_id && g.id == *m.rbac_group_id) group_name = g.name;
-  }
-  v.AppendMember("rbacGroupName", group_name);
-  std::vector<std::string> tags = m.tags;
-  for (const std::string& t : m.api_tags) {
-    if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
-  }
-  v.AppendMember("machineTags", state::StringArray(tags));
-  json::Value ips = json::Value::Array();
-  for (const std::string& ip : m.ip_addresses) {
-    json::Value a = json::Value::Object();
-    a.AppendMember("ipAddress", ip);
-    a.AppendMember("macAddress", json::Value());
-    a.AppendMember("type", json::Value());
-    a.AppendMember("operationalStatus", "Up");
-    ips.Append(std::move(a));
-  }
-  v.AppendMember("ipAddresses", std::move(ips));
-  v.AppendMember("aadDeviceId", json::Value());
-  return v;
-}
-
-const odata::EntitySchema& MachineSchema() {
-  static const odata::EntitySchema s{"Machines", {
-      {"id", odata::PropertyType::kString}, {"computerDnsName", odata::PropertyType::kString},
-      {"firstSeen", odata::PropertyType::kDateTime}, {"lastSeen", odata::PropertyType::kDateTime},
-      {"osPlatform", odata::PropertyType::kString}, {"osVersion", odata::PropertyType::kString},
-      {"lastIpAddress", odata::PropertyType::kString}, {"healthStatus", odata::PropertyType::kString},
-      {"onboardingStatus", odata::PropertyType::kString}, {"deviceValue", odata::PropertyType::kString},
-      {"rbacGroupId", odata::PropertyType::kInt}, {"rbacGroupName", odata::PropertyType::kString},
-      {"machineTags", odata::PropertyType::kStringCollection}, {"agentVersion", odata::PropertyType::kString},
-      {"lastExternalIpAddress", odata::PropertyType::kString}, {"osBuild", odata::PropertyType::kInt}}};
-  return s;
-}
-
-// A machine by id or computer name, or NotFound when it is absent or outside the caller's device
-// groups (the same answer, so existence is not revealed); PermissionDenied without the permission.
-Result<state::Machine> FindMachineForCaller(Call& call, std::string_view key, const rbac::Requirement& need) {
-  std::string not_found = "Machine " + std::string(key) + " was not found";
-  state::Repo<state::Machine> repo(call.services.store);
-  auto m = repo.Get(call.tenant(), state::LowerAscii(key));
-  if (!m) {
-    // MDE accepts the computer name in place of the id.
-    auto all = repo.List(call.tenant());
-    if (all) {
-      auto it = std::find_if(all->begin(), all->end(), [&](const state::Machine& x) {
-        return state::LowerAscii(x.computer_dns_name) == state::LowerAscii(key);
-      });
-      if (it != all->end()) m = *it;
-    }
-  }
-  if (!m) {
-    // A caller without the permission gets 403 either way; only permitted callers learn of absence.
-    WARD_RETURN_IF_ERROR(call.Require(need));
-    return Err(NotFound(not_found));
-  }
-  WARD_RETURN_IF_ERROR(call.services.authz.CheckDevice(call.principal, need, m->rbac_group_id, not_found));
-  return *m;
-}
 
 struct TimelineQuery {
   std::vector<std::string> tables;
@@ -204,26 +123,20 @@ Status CollectTimeline(events::EventStore& store, const state::Machine& m, const
 void RegisterMachineRoutes(Api& api) {
   api.Add("GET", "/api/machines", [](Call& call) {
     if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
-    auto q = call.ODataQuery(MachineSchema());
-    if (!q) return call.Fail(q.error(), "ODataError");
-    auto machines = state::Repo<state::Machine>(call.services.store).List(call.tenant());
-    auto groups = call.services.authz.DeviceGroups(call.tenant());
-    if (!machines) return call.Fail(machines.error());
-    if (!groups) return call.Fail(groups.error());
-    rbac::DeviceScope scope = call.services.authz.ScopeFor(call.principal);
-    int64_t now = NowMs();
-    std::vector<json::Value> out;
-    for (const state::Machine& m : *machines) {
-      if (scope.Contains(m.rbac_group_id)) out.push_back(MachineJson(m, **groups, now));
-    }
-    call.ODataList(MachineSchema(), *q, std::move(out));
+    auto view = LoadCallerView(call);
+    if (!view) return call.Fail(view.error());
+    std::vector<const state::Machine*> machines;
+    for (const state::Machine& m : view->machines) machines.push_back(&m);
+    RespondMachines(call, *view, std::move(machines));
   });
   api.Add("GET", "/api/machines/{id}", [](Call& call) {
     auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadMachines());
     if (!m) return call.Fail(m.error());
     auto groups = call.services.authz.DeviceGroups(call.tenant());
     if (!groups) return call.Fail(groups.error());
-    call.ODataEntity("Machines", MachineJson(*m, **groups, NowMs()));
+    auto derived = DeriveForMachine(call, m->id);
+    if (!derived) return call.Fail(derived.error());
+    call.ODataEntity("Machines", MachineJson(*m, **groups, NowMs(), *derived));
   });
   // Ward extension: the device timeline (the portal's device page), newest first.
   api.Add("GET", "/api/machines/{id}/timeline", [](Call& call) {

@@ -15,8 +15,7 @@ struct Encoder {
     out.Set(k, v ? json::Value(*v) : json::Value());
   }
   void operator()(const char* k, const DeviceGroupRules& v);
-  void operator()(const char* k, const std::vector<AppSecret>& v);
-  void operator()(const char* k, const std::vector<AppCertificate>& v);
+  template <class R> void operator()(const char* k, const std::vector<R>& v);  // records with VisitFields
 };
 
 struct Decoder {
@@ -57,8 +56,7 @@ struct Decoder {
     v = f->as_int();
   }
   void operator()(const char* k, DeviceGroupRules& v);
-  void operator()(const char* k, std::vector<AppSecret>& v);
-  void operator()(const char* k, std::vector<AppCertificate>& v);
+  template <class R> void operator()(const char* k, std::vector<R>& v);  // records with VisitFields
 };
 
 template <class V> void VisitFields(DeviceGroupRules& r, V& v) {
@@ -126,6 +124,56 @@ template <class V> void VisitFields(RefreshToken& r, V& v) {
   v("scope", r.scope); v("resource", r.resource); v("expiresMs", r.expires_ms); v("revoked", r.revoked);
 }
 
+template <class V> void VisitFields(AlertEvidence& r, V& v) {
+  v("entityType", r.entity_type); v("evidenceCreationMs", r.evidence_creation_ms); v("sha1", r.sha1);
+  v("sha256", r.sha256); v("fileName", r.file_name); v("filePath", r.file_path); v("processId", r.process_id);
+  v("processCommandLine", r.process_command_line); v("processCreationMs", r.process_creation_ms);
+  v("parentProcessId", r.parent_process_id); v("parentProcessCreationMs", r.parent_process_creation_ms);
+  v("parentProcessFileName", r.parent_process_file_name); v("parentProcessFilePath", r.parent_process_file_path);
+  v("ipAddress", r.ip_address); v("url", r.url); v("registryKey", r.registry_key); v("registryHive", r.registry_hive);
+  v("registryValueType", r.registry_value_type); v("registryValue", r.registry_value);
+  v("accountName", r.account_name); v("domainName", r.domain_name); v("userSid", r.user_sid);
+  v("aadUserId", r.aad_user_id); v("userPrincipalName", r.user_principal_name);
+  v("detectionStatus", r.detection_status);
+}
+template <class V> void VisitFields(AlertComment& r, V& v) {
+  v("comment", r.comment); v("createdBy", r.created_by); v("createdMs", r.created_ms);
+}
+template <class V> void VisitFields(Alert& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("incidentId", r.incident_id); v("investigationId", r.investigation_id);
+  v("assignedTo", r.assigned_to); v("severity", r.severity); v("status", r.status);
+  v("classification", r.classification); v("determination", r.determination);
+  v("investigationState", r.investigation_state); v("detectionSource", r.detection_source);
+  v("detectorId", r.detector_id); v("category", r.category); v("threatFamilyName", r.threat_family_name);
+  v("threatName", r.threat_name); v("title", r.title); v("description", r.description);
+  v("recommendedAction", r.recommended_action); v("alertCreationMs", r.alert_creation_ms);
+  v("firstEventMs", r.first_event_ms); v("lastEventMs", r.last_event_ms); v("lastUpdateMs", r.last_update_ms);
+  v("resolvedMs", r.resolved_ms); v("machineId", r.machine_id); v("computerDnsName", r.computer_dns_name);
+  v("mitreTechniques", r.mitre_techniques); v("relatedUserName", r.related_user_name);
+  v("relatedUserDomain", r.related_user_domain); v("comments", r.comments); v("evidence", r.evidence);
+}
+template <class V> void VisitFields(MachineAction& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("type", r.type); v("scope", r.scope); v("requestor", r.requestor);
+  v("requestorComment", r.requestor_comment); v("requestSource", r.request_source); v("externalId", r.external_id);
+  v("status", r.status); v("machineId", r.machine_id); v("computerDnsName", r.computer_dns_name);
+  v("creationMs", r.creation_ms); v("lastUpdateMs", r.last_update_ms);
+  v("cancellationRequestor", r.cancellation_requestor); v("cancellationComment", r.cancellation_comment);
+  v("cancellationMs", r.cancellation_ms); v("title", r.title); v("relatedFileIdentifier", r.related_file_identifier);
+  v("relatedFileIdentifierType", r.related_file_identifier_type); v("errorHResult", r.error_hresult);
+  v("commandsJson", r.commands_json);
+}
+template <class V> void VisitFields(Indicator& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("indicatorValue", r.indicator_value);
+  v("indicatorType", r.indicator_type); v("application", r.application); v("action", r.action);
+  v("externalId", r.external_id); v("sourceType", r.source_type); v("source", r.source);
+  v("createdBy", r.created_by); v("createdByDisplayName", r.created_by_display_name);
+  v("lastUpdatedBy", r.last_updated_by); v("creationMs", r.creation_ms); v("expirationMs", r.expiration_ms);
+  v("lastUpdateMs", r.last_update_ms); v("severity", r.severity); v("title", r.title);
+  v("description", r.description); v("recommendedActions", r.recommended_actions);
+  v("rbacGroupNames", r.rbac_group_names); v("rbacGroupIds", r.rbac_group_ids);
+  v("generateAlert", r.generate_alert); v("educateUrl", r.educate_url);
+}
+
 template <class R> json::Value Encode(const R& r) {
   Encoder e;
   VisitFields(const_cast<R&>(r), e);
@@ -147,8 +195,7 @@ template <class R> json::Value EncodeList(const std::vector<R>& items) {
   for (const R& item : items) arr.Append(Encode(item));
   return arr;
 }
-void Encoder::operator()(const char* k, const std::vector<AppSecret>& v) { out.Set(k, EncodeList(v)); }
-void Encoder::operator()(const char* k, const std::vector<AppCertificate>& v) { out.Set(k, EncodeList(v)); }
+template <class R> void Encoder::operator()(const char* k, const std::vector<R>& v) { out.Set(k, EncodeList(v)); }
 void Decoder::operator()(const char* k, DeviceGroupRules& v) {
   const json::Value* f = in.Find(k);
   if (!f || f->is_null()) return;
@@ -166,11 +213,7 @@ template <class R> bool DecodeList(const json::Value* f, std::vector<R>* out) {
   }
   return true;
 }
-void Decoder::operator()(const char* k, std::vector<AppSecret>& v) {
-  const json::Value* f = in.Find(k);
-  if (f && !f->is_null() && !DecodeList(f, &v)) Fail(k);
-}
-void Decoder::operator()(const char* k, std::vector<AppCertificate>& v) {
+template <class R> void Decoder::operator()(const char* k, std::vector<R>& v) {
   const json::Value* f = in.Find(k);
   if (f && !f->is_null() && !DecodeList(f, &v)) Fail(k);
 }
@@ -214,5 +257,11 @@ Result<AuthCode> AuthCodeFromJson(const json::Value& v) { return Decode<AuthCode
 Result<RefreshToken> RefreshTokenFromJson(const json::Value& v) { return Decode<RefreshToken>(v); }
 Result<UsedAssertion> UsedAssertionFromJson(const json::Value& v) { return Decode<UsedAssertion>(v); }
 Result<EnrollmentKey> EnrollmentKeyFromJson(const json::Value& v) { return Decode<EnrollmentKey>(v); }
+json::Value ToJson(const Alert& r) { return Encode(r); }
+json::Value ToJson(const MachineAction& r) { return Encode(r); }
+json::Value ToJson(const Indicator& r) { return Encode(r); }
+Result<Alert> AlertFromJson(const json::Value& v) { return Decode<Alert>(v); }
+Result<MachineAction> MachineActionFromJson(const json::Value& v) { return Decode<MachineAction>(v); }
+Result<Indicator> IndicatorFromJson(const json::Value& v) { return Decode<Indicator>(v); }
 
 }  // namespace ward::state

@@ -199,6 +199,95 @@ struct AuditEntry {
   std::string details;  // free text or JSON
 };
 
+// One piece of evidence on an alert, in MDE's shape (reference/mde-api.md §4 Alert evidence).
+// Empty strings and absent optionals are rendered as null.
+struct AlertEvidence {
+  std::string entity_type;  // "File" | "Process" | "User" | "Ip" | "Url" | ...
+  int64_t evidence_creation_ms = 0;
+  std::string sha1, sha256, file_name, file_path;
+  std::optional<int64_t> process_id;
+  std::string process_command_line;
+  int64_t process_creation_ms = 0;
+  std::optional<int64_t> parent_process_id;
+  int64_t parent_process_creation_ms = 0;
+  std::string parent_process_file_name, parent_process_file_path;
+  std::string ip_address, url;
+  std::string registry_key, registry_hive, registry_value_type, registry_value;
+  std::string account_name, domain_name, user_sid, aad_user_id, user_principal_name;
+  std::string detection_status = "Detected";
+};
+
+struct AlertComment {
+  std::string comment;
+  std::string created_by;
+  int64_t created_ms = 0;
+};
+
+// An alert (MDE Alert entity). Written by detections and CreateAlertByReference; read by the
+// investigation API. `machine_id` binds it to a device, and so to that device's group.
+struct Alert {
+  std::string tenant_id;
+  std::string id;  // "da<ticks>_<number>", as MDE
+  std::optional<int64_t> incident_id, investigation_id;
+  std::string assigned_to;
+  std::string severity = "Medium";   // UnSpecified | Informational | Low | Medium | High
+  std::string status = "New";        // Unknown | New | InProgress | Resolved
+  std::string classification;        // "" = null
+  std::string determination;         // "" = null
+  std::string investigation_state;   // "" = null
+  std::string detection_source = "WardEdr";
+  std::string detector_id;           // rule id (GUID)
+  std::string category;
+  std::string threat_family_name, threat_name;
+  std::string title, description, recommended_action;
+  int64_t alert_creation_ms = 0, first_event_ms = 0, last_event_ms = 0, last_update_ms = 0, resolved_ms = 0;
+  std::string machine_id;
+  std::string computer_dns_name;
+  std::vector<std::string> mitre_techniques;
+  std::string related_user_name, related_user_domain;  // relatedUser; empty name = null
+  std::vector<AlertComment> comments;
+  std::vector<AlertEvidence> evidence;
+};
+
+// A device action (MDE MachineAction entity). `commands_json` holds live response commands in MDE's
+// shape (a JSON array), empty for other types.
+struct MachineAction {
+  std::string tenant_id;
+  std::string id;  // GUID
+  std::string type;  // Isolate | Unisolate | RunAntiVirusScan | ... (mde-api.md §4)
+  std::string scope;  // Full | Selective | Quick | "" (null)
+  std::string requestor, requestor_comment, request_source = "PublicApi", external_id;
+  std::string status = "Pending";  // Pending | InProgress | Succeeded | Failed | TimeOut | Cancelled
+  std::string machine_id, computer_dns_name;
+  int64_t creation_ms = 0, last_update_ms = 0;
+  std::string cancellation_requestor, cancellation_comment;
+  int64_t cancellation_ms = 0;
+  std::string title;
+  std::string related_file_identifier, related_file_identifier_type;  // Sha1 | Sha256 | Md5
+  std::optional<int64_t> error_hresult;
+  std::string commands_json;
+};
+
+// A threat indicator (MDE Indicator entity).
+struct Indicator {
+  std::string tenant_id;
+  std::string id;  // decimal, from a per-tenant sequence
+  std::string indicator_value;
+  std::string indicator_type;  // FileSha1 | FileSha256 | FileMd5 | CertificateThumbprint | IpAddress | DomainName | Url
+  std::string application;
+  std::string action;  // Allowed | Audit | Block | BlockAndRemediate | Warn | Alert | AlertAndBlock
+  std::string external_id;
+  std::string source_type;  // User | AadApp
+  std::string source, created_by, created_by_display_name, last_updated_by;
+  int64_t creation_ms = 0, expiration_ms = 0, last_update_ms = 0;
+  std::string severity = "Informational";
+  std::string title, description, recommended_actions;
+  std::vector<std::string> rbac_group_names;
+  std::vector<std::string> rbac_group_ids;  // decimal strings; empty = all devices
+  bool generate_alert = false;
+  std::string educate_url;
+};
+
 json::Value ToJson(const User& r);
 json::Value ToJson(const UserGroup& r);
 json::Value ToJson(const Role& r);
@@ -209,6 +298,9 @@ json::Value ToJson(const AuthCode& r);
 json::Value ToJson(const RefreshToken& r);
 json::Value ToJson(const UsedAssertion& r);
 json::Value ToJson(const EnrollmentKey& r);
+json::Value ToJson(const Alert& r);
+json::Value ToJson(const MachineAction& r);
+json::Value ToJson(const Indicator& r);
 Result<User> UserFromJson(const json::Value& v);
 Result<UserGroup> UserGroupFromJson(const json::Value& v);
 Result<Role> RoleFromJson(const json::Value& v);
@@ -219,6 +311,9 @@ Result<AuthCode> AuthCodeFromJson(const json::Value& v);
 Result<RefreshToken> RefreshTokenFromJson(const json::Value& v);
 Result<UsedAssertion> UsedAssertionFromJson(const json::Value& v);
 Result<EnrollmentKey> EnrollmentKeyFromJson(const json::Value& v);
+Result<Alert> AlertFromJson(const json::Value& v);
+Result<MachineAction> MachineActionFromJson(const json::Value& v);
+Result<Indicator> IndicatorFromJson(const json::Value& v);
 
 json::Value StringArray(const std::vector<std::string>& values);
 // Reads an array of strings; nullopt when v is not an array of strings.

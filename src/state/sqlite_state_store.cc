@@ -18,6 +18,9 @@ const char* KindName(Kind kind) {
     case Kind::kRefreshToken: return "refresh_token";
     case Kind::kUsedAssertion: return "used_assertion";
     case Kind::kEnrollmentKey: return "enrollment_key";
+    case Kind::kAlert: return "alert";
+    case Kind::kMachineAction: return "machine_action";
+    case Kind::kIndicator: return "indicator";
   }
   return "unknown";
 }

@@ -23,7 +23,7 @@
 namespace ward::state {
 
 enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion,
-                  kEnrollmentKey };
+                  kEnrollmentKey, kAlert, kMachineAction, kIndicator };
 const char* KindName(Kind kind);
 
 struct Document {
@@ -105,6 +105,10 @@ WARD_RECORD_TRAITS(AuthCode, Kind::kAuthCode, r.code_hash, "", AuthCodeFromJson)
 WARD_RECORD_TRAITS(RefreshToken, Kind::kRefreshToken, r.token_hash, "", RefreshTokenFromJson);
 WARD_RECORD_TRAITS(UsedAssertion, Kind::kUsedAssertion, r.jti_hash, "", UsedAssertionFromJson);
 WARD_RECORD_TRAITS(EnrollmentKey, Kind::kEnrollmentKey, r.id, "", EnrollmentKeyFromJson);
+WARD_RECORD_TRAITS(Alert, Kind::kAlert, r.id, "", AlertFromJson);
+WARD_RECORD_TRAITS(MachineAction, Kind::kMachineAction, r.id, "", MachineActionFromJson);
+// One indicator per (type, value): POST /api/indicators upserts on it.
+WARD_RECORD_TRAITS(Indicator, Kind::kIndicator, r.id, LowerAscii(r.indicator_type + ":" + r.indicator_value), IndicatorFromJson);
 #undef WARD_RECORD_TRAITS
 
 template <class R>

@@ -1,0 +1,80 @@
+#pragma once
+// MDE entity shapes (reference/mde-api.md §4) and their OData entity sets (§5), declared once as
+// data and shared by every route file, the $metadata document and the OpenAPI document.
+//
+// Renderers turn state records into MDE JSON: every documented property is present (null when
+// unknown), with MDE's casing and JSON types. Loaders return only what the caller may see: a user
+// token sees the objects of its device groups; apps see the whole tenant.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/api.h"
+#include "api/odata.h"
+#include "json/json.h"
+#include "state/records.h"
+
+namespace ward::api {
+
+// Entity sets with their properties (filterable ones marked), in MDE spelling.
+const odata::EntitySchema& MachineSchema();
+const odata::EntitySchema& AlertSchema();
+const odata::EntitySchema& MachineActionSchema();
+const odata::EntitySchema& IndicatorSchema();
+// Every entity set above plus the stats/related shapes, for $metadata and OpenAPI.
+const std::vector<const odata::EntitySchema*>& AllEntitySchemas();
+
+// Requirements of the investigation API (mde-api.md §3).
+namespace requirements {
+const rbac::Requirement& ReadWriteMachines();
+const rbac::Requirement& ReadAlerts();
+const rbac::Requirement& ReadWriteAlerts();
+const rbac::Requirement& ReadFiles();
+const rbac::Requirement& ReadIps();
+const rbac::Requirement& ReadUrls();
+const rbac::Requirement& ReadUsers();
+const rbac::Requirement& ReadIndicators();
+}  // namespace requirements
+
+// Facts derived from a device's open alerts: riskScore (highest open severity) and exposureLevel.
+struct AlertDerived {
+  std::string risk_score = "None";      // None | Informational | Low | Medium | High
+  std::string exposure_level = "None";  // None | Low | Medium | High
+};
+
+json::Value MachineJson(const state::Machine& m, const std::vector<state::DeviceGroup>& groups, int64_t now_ms,
+                        const AlertDerived& derived);
+// expand_evidence: evidence is listed on single GETs and with $expand=evidence, else [].
+json::Value AlertJson(const state::Alert& a, std::string_view rbac_group_name, bool expand_evidence);
+json::Value EvidenceJson(const state::AlertEvidence& e);
+json::Value MachineActionJson(const state::MachineAction& a);
+json::Value IndicatorJson(const state::Indicator& i);
+
+// The caller-visible view of a tenant, loaded once per request: machines in scope (by id), their
+// group names, and the alerts on them. Cheap enough per request for the embedded store.
+struct CallerView {
+  std::vector<state::Machine> machines;           // in scope
+  std::vector<state::Alert> alerts;               // on machines in scope
+  std::shared_ptr<const std::vector<state::DeviceGroup>> groups;
+  const state::Machine* FindMachine(std::string_view id) const;
+  std::string GroupName(const state::Machine& m) const;
+  std::string GroupNameOfMachine(std::string_view machine_id) const;
+  AlertDerived DerivedFor(std::string_view machine_id) const;
+};
+// riskScore and exposureLevel of one machine, from its alerts.
+Result<AlertDerived> DeriveForMachine(Call& call, std::string_view machine_id);
+// with_alerts = false skips loading alerts (machine lists that need only riskScore still need them).
+Result<CallerView> LoadCallerView(Call& call, bool with_alerts = true);
+
+// A machine by id or computer name for the caller; NotFound when absent or out of scope (same
+// answer, so existence is not revealed), PermissionDenied without the permission.
+Result<state::Machine> FindMachineForCaller(Call& call, std::string_view key, const rbac::Requirement& need);
+// An alert by id for the caller, scoped by its machine's group, with the same rules.
+Result<state::Alert> FindAlertForCaller(Call& call, std::string_view id, const rbac::Requirement& need);
+
+// Writes an OData collection of alerts (with $expand=evidence support) for the given alerts.
+void RespondAlerts(Call& call, const CallerView& view, std::vector<const state::Alert*> alerts);
+// Writes an OData collection of machines.
+void RespondMachines(Call& call, const CallerView& view, std::vector<const state::Machine*> machines);
+
+}  // namespace ward::api
