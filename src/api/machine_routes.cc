@@ -1,13 +1,16 @@
-// Machines, read side: GET /api/machines and /api/machines/{id} (id or computer name), scoped by
-// the caller's device groups. Enrollment and the rest of the Machine entity come with onboarding and
-// the investigation API.
+// Machines (mde-api.md §3.2): lists and lookups scoped by the caller's device groups, tags and
+// device value, the find* lookups by IP and tag, the device's alerts, and Ward's device timeline.
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <set>
 
 #include "api/api.h"
 #include "api/entities.h"
 #include "events/schema.h"
 #include "common/time.h"
 #include "ingest/devices.h"
+#include "rbac/device_groups.h"
 
 namespace ward::api {
 namespace {
@@ -118,9 +121,267 @@ Status CollectTimeline(events::EventStore& store, const state::Machine& m, const
   return Status::Ok();
 }
 
+
+// ---- bodies and arguments ---------------------------------------------------------------------
+
+// MDE body parameter names are case-sensitive (mde-api.md §3).
+Result<std::string> RequiredString(const json::Value& body, const char* name) {
+  const json::Value* v = body.Find(name);
+  if (!v || v->is_null()) return Err(InvalidArgument(std::string("Parameter ") + name + " is missing"));
+  if (!v->is_string()) return Err(InvalidArgument(std::string("Request body is incorrect: ") + name + " must be a string"));
+  return v->as_string();
+}
+
+Status CheckTag(const std::string& tag) {
+  if (tag.empty() || tag.size() > 200) return InvalidArgument("A tag must have 1 to 200 characters");
+  for (unsigned char c : tag) {
+    if (c < 0x20) return InvalidArgument("A tag may not contain control characters");
+  }
+  return Status::Ok();
+}
+
+Status CheckDeviceValue(const std::string& v) {
+  if (v == "Normal" || v == "Low" || v == "High") return Status::Ok();
+  return InvalidArgument("DeviceValue must be Normal, Low or High, not '" + v + "'");
+}
+
+// Tag changes can move a device to another group (rules match tags), so the group is recomputed.
+void Regroup(Call& call, state::Machine& m) {
+  if (auto groups = call.services.authz.DeviceGroups(call.tenant())) m.rbac_group_id = rbac::AssignDeviceGroup(**groups, m);
+}
+
+Status ApplyTag(state::Machine& m, const std::string& value, const std::string& action) {
+  if (action == "Add") {
+    if (std::find(m.api_tags.begin(), m.api_tags.end(), value) == m.api_tags.end()) m.api_tags.push_back(value);
+    return Status::Ok();
+  }
+  if (action == "Remove") {
+    std::erase(m.api_tags, value);
+    return Status::Ok();
+  }
+  return InvalidArgument("Action must be Add or Remove, not '" + action + "'");
+}
+
+// Writes a machine change (optimistically, so a concurrent profile update is not lost), audits it
+// and answers the machine.
+void SaveMachineAndRespond(Call& call, const state::Machine& found, const std::function<Status(state::Machine&)>& change) {
+  auto written = state::Repo<state::Machine>(call.services.store).Mutate(call.tenant(), found.id, [&](state::Machine& m) -> Status {
+    WARD_RETURN_IF_ERROR(change(m));
+    Regroup(call, m);
+    return Status::Ok();
+  });
+  if (!written) return call.Fail(written.error());
+  call.services.authz.Invalidate();
+  call.audit_target = "machine:" + found.id;
+  auto groups = call.services.authz.DeviceGroups(call.tenant());
+  if (!groups) return call.Fail(groups.error());
+  auto derived = DeriveForMachine(call, found.id);
+  if (!derived) return call.Fail(derived.error());
+  call.ODataEntity("Machines", MachineJson(*written, **groups, NowMs(), *derived));
+}
+
+// "ip='10.1.2.3',timestamp=2024-01-02T03:04:05Z" → {ip: 10.1.2.3, timestamp: ...}; values may be
+// quoted ('' escapes a quote) or bare.
+Result<std::map<std::string, std::string>> ParseFunctionArgs(std::string_view text) {
+  std::map<std::string, std::string> out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t eq = text.find('=', i);
+    if (eq == std::string_view::npos) return Err(InvalidArgument("expected name=value in '" + std::string(text) + "'"));
+    std::string name = state::LowerAscii(text.substr(i, eq - i));
+    i = eq + 1;
+    std::string value;
+    if (i < text.size() && text[i] == '\'') {
+      ++i;
+      while (true) {
+        if (i >= text.size()) return Err(InvalidArgument("unterminated quoted value for " + name));
+        if (text[i] == '\'') {
+          if (i + 1 < text.size() && text[i + 1] == '\'') {
+            value += '\'';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        value += text[i++];
+      }
+    } else {
+      size_t end = text.find(',', i);
+      if (end == std::string_view::npos) end = text.size();
+      value = std::string(text.substr(i, end - i));
+      i = end;
+    }
+    out[name] = value;
+    if (i < text.size()) {
+      if (text[i] != ',') return Err(InvalidArgument("expected ',' after " + name));
+      ++i;
+    }
+  }
+  return out;
+}
+
+bool IsIpAddress(const std::string& ip) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, ip.c_str(), buf) == 1 || inet_pton(AF_INET6, ip.c_str(), buf) == 1;
+}
+
+// Devices (ids) seen with `ip` as an internal address within [from, to] ticks: network inventory
+// reports, connections from that local address, and the current profile when it was seen then.
+Result<std::set<std::string>> DevicesSeenWithIp(Call& call, const CallerView& view, const std::string& ip, int64_t from,
+                                               int64_t to) {
+  std::set<std::string> ids;
+  if (events::EventStore* store = call.services.event_store) {
+    auto scan = [&](const char* table, std::vector<std::string> columns, std::vector<events::Predicate> preds,
+                    auto&& row_matches) -> Status {
+      events::ScanRequest req;
+      req.tenant_id = call.tenant();
+      req.table = table;
+      req.columns = std::move(columns);
+      req.from_ticks = from;
+      req.to_ticks = to + 1;
+      req.predicates = std::move(preds);
+      auto r = store->Scan(req, [&](events::ColumnBatch&& b) {
+        for (size_t i = 0; i < b.rows; ++i) {
+          if (!b.columns[0].nulls[i] && row_matches(b, i)) ids.insert(b.columns[0].strings[i]);
+        }
+        return true;
+      });
+      return r ? Status::Ok() : r.error();
+    };
+    // IPAddresses is a dynamic array of {"IPAddress": ...}; `has` narrows by the index, the exact
+    // check parses nothing: the quoted address must appear as a value.
+    std::string quoted = "\"" + ip + "\"";
+    WARD_RETURN_IF_ERROR(scan("DeviceNetworkInfo", {"DeviceId", "IPAddresses"},
+                              {{"IPAddresses", events::Predicate::Op::kContains, {ip}}},
+                              [&](const events::ColumnBatch& b, size_t i) {
+                                return !b.columns[1].nulls[i] && b.columns[1].strings[i].find(quoted) != std::string::npos;
+                              }));
+    WARD_RETURN_IF_ERROR(scan("DeviceNetworkEvents", {"DeviceId"}, {{"LocalIP", events::Predicate::Op::kEquals, {ip}}},
+                              [](const events::ColumnBatch&, size_t) { return true; }));
+  }
+  const int64_t from_ms = from / kTicksPerMillisecond, to_ms = to / kTicksPerMillisecond;
+  for (const state::Machine& m : view.machines) {
+    bool has_ip = std::find(m.ip_addresses.begin(), m.ip_addresses.end(), ip) != m.ip_addresses.end();
+    if (has_ip && m.last_seen_ms >= from_ms && m.first_seen_ms <= to_ms) ids.insert(m.id);
+  }
+  // Only devices the caller may see.
+  std::erase_if(ids, [&](const std::string& id) { return view.FindMachine(id) == nullptr; });
+  return ids;
+}
+
+// findbyip / find: the devices seen with an internal IP around a time (±window).
+void FindByIp(Call& call, const std::string& ip, const std::string& timestamp, std::chrono::minutes window,
+              bool not_found_when_empty) {
+  if (!IsIpAddress(ip)) return call.Fail(InvalidArgument(ip + " is invalid"), "InvalidIpAddress");
+  auto t = ParseIsoTicks(timestamp);
+  if (!t) return call.Fail(InvalidArgument("timestamp must be an ISO-8601 datetime, not '" + timestamp + "'"));
+  int64_t now = NowTicks();
+  if (*t < now - int64_t{30} * 24 * 3600 * kTicksPerSecond) {
+    return call.Fail(InvalidArgument("timestamp must be within the last 30 days"));
+  }
+  auto view = LoadCallerView(call);
+  if (!view) return call.Fail(view.error());
+  const int64_t w = static_cast<int64_t>(window.count()) * 60 * kTicksPerSecond;
+  auto ids = DevicesSeenWithIp(call, *view, ip, *t - w, *t + w);
+  if (!ids) return call.Fail(ids.error());
+  if (ids->empty() && not_found_when_empty) return call.Fail(NotFound("No machine was seen with IP " + ip + " at " + timestamp));
+  std::vector<const state::Machine*> machines;
+  for (const std::string& id : *ids) machines.push_back(view->FindMachine(id));
+  RespondMachines(call, *view, std::move(machines));
+}
+
 }  // namespace
 
 void RegisterMachineRoutes(Api& api) {
+  // Lookups whose literal paths would otherwise be taken for a machine id come first.
+  api.Add("GET", "/api/machines/findbyip({args})", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
+    auto args = ParseFunctionArgs(call.req.PathParam("args"));
+    if (!args) return call.Fail(args.error());
+    if (!args->count("ip")) return call.Fail(InvalidArgument("Parameter ip is missing"));
+    if (!args->count("timestamp")) return call.Fail(InvalidArgument("Parameter timestamp is missing"));
+    FindByIp(call, (*args)["ip"], (*args)["timestamp"], std::chrono::minutes(15), false);
+  });
+  api.Add("GET", "/api/machines/find({args})", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
+    auto args = ParseFunctionArgs(call.req.PathParam("args"));
+    if (!args) return call.Fail(args.error());
+    if (!args->count("key")) return call.Fail(InvalidArgument("Parameter key is missing"));
+    if (!args->count("timestamp")) return call.Fail(InvalidArgument("Parameter timestamp is missing"));
+    FindByIp(call, (*args)["key"], (*args)["timestamp"], std::chrono::minutes(16), true);
+  });
+  api.Add("GET", "/api/machines/findbytag", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
+    auto form = http::ParseForm(call.req.query);
+    if (!form) return call.Fail(InvalidArgument("malformed query string"));
+    std::string tag;
+    bool starts_with = false;
+    for (const auto& [k, v] : *form) {
+      if (k == "tag") tag = v;
+      if (k == "useStartsWithFilter") {
+        std::string b = state::LowerAscii(v);
+        if (b != "true" && b != "false") return call.Fail(InvalidArgument("useStartsWithFilter must be true or false"));
+        starts_with = b == "true";
+      }
+    }
+    if (tag.empty()) return call.Fail(InvalidArgument("Parameter tag is missing"));
+    auto view = LoadCallerView(call);
+    if (!view) return call.Fail(view.error());
+    std::vector<const state::Machine*> machines;
+    for (const state::Machine& m : view->machines) {
+      auto matches = [&](const std::string& t) { return starts_with ? t.starts_with(tag) : t == tag; };
+      if (std::any_of(m.tags.begin(), m.tags.end(), matches) || std::any_of(m.api_tags.begin(), m.api_tags.end(), matches)) {
+        machines.push_back(&m);
+      }
+    }
+    // findbytag takes no OData options of its own; RespondMachines ignores the route's parameters.
+    RespondMachines(call, *view, std::move(machines));
+  });
+  api.Add("POST", "/api/machines/AddOrRemoveTagForMultipleMachines", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadWriteMachines()); !st.ok()) return call.Fail(st);
+    auto body = call.JsonBody();
+    if (!body) return call.Fail(body.error());
+    auto value = RequiredString(*body, "Value");
+    if (!value) return call.Fail(value.error());
+    auto action = RequiredString(*body, "Action");
+    if (!action) return call.Fail(action.error());
+    if (Status st = CheckTag(*value); !st.ok()) return call.Fail(st);
+    if (*action != "Add" && *action != "Remove") return call.Fail(InvalidArgument("Action must be Add or Remove"));
+    auto ids = state::ReadStringArray(body->Find("MachineIds"));
+    if (!body->Find("MachineIds")) return call.Fail(InvalidArgument("Parameter MachineIds is missing"));
+    if (!ids) return call.Fail(InvalidArgument("Request body is incorrect: MachineIds must be an array of strings"));
+    if (ids->empty()) return call.Fail(InvalidArgument("MachineIds is empty"));
+    if (ids->size() > 500) {
+      return call.Fail(InvalidArgument("Received: " + std::to_string(ids->size()) + ", allowed: 500"), "MaximumBatchSizeExceeded");
+    }
+    // Check every id first, so that the batch applies to all or none.
+    std::vector<state::Machine> found;
+    for (const std::string& id : *ids) {
+      auto m = FindMachineForCaller(call, id, requirements::ReadWriteMachines());
+      if (!m) return call.Fail(m.error());
+      found.push_back(std::move(*m));
+    }
+    auto groups = call.services.authz.DeviceGroups(call.tenant());
+    if (!groups) return call.Fail(groups.error());
+    std::vector<json::Value> out;
+    int64_t now = NowMs();
+    for (const state::Machine& f : found) {
+      auto written = state::Repo<state::Machine>(call.services.store).Mutate(call.tenant(), f.id, [&](state::Machine& m) -> Status {
+        WARD_RETURN_IF_ERROR(ApplyTag(m, *value, *action));
+        m.rbac_group_id = rbac::AssignDeviceGroup(**groups, m);
+        return Status::Ok();
+      });
+      if (!written) return call.Fail(written.error());
+      auto derived = DeriveForMachine(call, f.id);
+      if (!derived) return call.Fail(derived.error());
+      out.push_back(MachineJson(*written, **groups, now, *derived));
+    }
+    call.services.authz.Invalidate();
+    call.audit_target = "machines:" + std::to_string(found.size());
+    odata::Query all;
+    call.ODataList(MachineSchema(), all, std::move(out));
+  });
   api.Add("GET", "/api/machines", [](Call& call) {
     if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
     auto view = LoadCallerView(call);
@@ -137,6 +398,79 @@ void RegisterMachineRoutes(Api& api) {
     auto derived = DeriveForMachine(call, m->id);
     if (!derived) return call.Fail(derived.error());
     call.ODataEntity("Machines", MachineJson(*m, **groups, NowMs(), *derived));
+  });
+  api.Add("PATCH", "/api/machines/{id}", [](Call& call) {
+    auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadWriteMachines());
+    if (!m) return call.Fail(m.error());
+    auto body = call.JsonBody();
+    if (!body) return call.Fail(body.error());
+    std::optional<std::vector<std::string>> tags;
+    std::optional<std::string> value;
+    for (const auto& [k, v] : body->members()) {
+      if (k == "machineTags") {
+        tags = state::ReadStringArray(&v);
+        if (!tags) return call.Fail(InvalidArgument("Request body is incorrect: machineTags must be an array of strings"));
+        for (const std::string& t : *tags) {
+          if (Status st = CheckTag(t); !st.ok()) return call.Fail(st);
+        }
+      } else if (k == "deviceValue") {
+        if (!v.is_string()) return call.Fail(InvalidArgument("Request body is incorrect: deviceValue must be a string"));
+        if (Status st = CheckDeviceValue(v.as_string()); !st.ok()) return call.Fail(st);
+        value = v.as_string();
+      } else {
+        return call.Fail(InvalidArgument("Request body is incorrect: unknown property '" + k + "'"));
+      }
+    }
+    SaveMachineAndRespond(call, *m, [&](state::Machine& w) {
+      if (tags) {
+        // machineTags replaces the API-set tags; tags the device reports itself stay.
+        w.api_tags.clear();
+        for (const std::string& t : *tags) {
+          if (std::find(w.tags.begin(), w.tags.end(), t) == w.tags.end() &&
+              std::find(w.api_tags.begin(), w.api_tags.end(), t) == w.api_tags.end()) {
+            w.api_tags.push_back(t);
+          }
+        }
+      }
+      if (value) w.device_value = *value;
+      return Status::Ok();
+    });
+  });
+  api.Add("POST", "/api/machines/{id}/tags", [](Call& call) {
+    auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadWriteMachines());
+    if (!m) return call.Fail(m.error());
+    auto body = call.JsonBody();
+    if (!body) return call.Fail(body.error());
+    auto value = RequiredString(*body, "Value");
+    if (!value) return call.Fail(value.error());
+    auto action = RequiredString(*body, "Action");
+    if (!action) return call.Fail(action.error());
+    if (Status st = CheckTag(*value); !st.ok()) return call.Fail(st);
+    SaveMachineAndRespond(call, *m, [&](state::Machine& w) { return ApplyTag(w, *value, *action); });
+  });
+  api.Add("POST", "/api/machines/{id}/setDeviceValue", [](Call& call) {
+    auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadWriteMachines());
+    if (!m) return call.Fail(m.error());
+    auto body = call.JsonBody();
+    if (!body) return call.Fail(body.error());
+    auto value = RequiredString(*body, "DeviceValue");
+    if (!value) return call.Fail(value.error());
+    if (Status st = CheckDeviceValue(*value); !st.ok()) return call.Fail(st);
+    SaveMachineAndRespond(call, *m, [&](state::Machine& w) {
+      w.device_value = *value;
+      return Status::Ok();
+    });
+  });
+  api.Add("GET", "/api/machines/{id}/alerts", [](Call& call) {
+    auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadAlerts());
+    if (!m) return call.Fail(m.error());
+    auto view = LoadCallerView(call);
+    if (!view) return call.Fail(view.error());
+    std::vector<const state::Alert*> alerts;
+    for (const state::Alert& a : view->alerts) {
+      if (a.machine_id == m->id) alerts.push_back(&a);
+    }
+    RespondAlerts(call, *view, std::move(alerts));
   });
   // Ward extension: the device timeline (the portal's device page), newest first.
   api.Add("GET", "/api/machines/{id}/timeline", [](Call& call) {

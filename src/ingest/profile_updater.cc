@@ -98,37 +98,40 @@ Status ProfileUpdater::FlushPending() {
   bool regroup_any = false;
   std::map<std::string, std::vector<state::DeviceGroup>> groups_by_tenant;
   for (auto& [key, p] : pending_) {
-    auto m = machines.Get(key.first, key.second);
-    if (!m) continue;  // deleted meanwhile
-    bool regroup = false;
-    m->last_event_ms = std::max(m->last_event_ms, p.last_event_ms);
-    m->last_seen_ms = std::max(m->last_seen_ms, p.last_event_ms);
-    if (p.has_info) {
-      if (!p.os_platform.empty()) regroup |= std::exchange(m->os_platform, p.os_platform) != p.os_platform;
-      if (!p.device_name.empty()) regroup |= std::exchange(m->computer_dns_name, p.device_name) != p.device_name;
-      if (!p.os_version.empty()) m->os_version = p.os_version;
-      if (!p.os_distribution.empty()) m->os_distribution = p.os_distribution;
-      if (!p.os_architecture.empty()) m->os_architecture = p.os_architecture;
-      if (!p.public_ip.empty()) m->last_external_ip_address = p.public_ip;
-      if (!p.client_version.empty()) m->agent_version = p.client_version;
-      if (p.os_build) m->os_build = p.os_build;
-      if (!p.logged_on_users.empty()) m->logged_on_users = UserNames(p.logged_on_users);
-      if (!p.registry_tag.empty() && std::find(m->tags.begin(), m->tags.end(), p.registry_tag) == m->tags.end()) {
-        m->tags.push_back(p.registry_tag);
-        regroup = true;
+    // Mutate: API writes to the same machine (tags, device value) between read and write are kept.
+    auto written = machines.Mutate(key.first, key.second, [&](state::Machine& machine) -> Status {
+      state::Machine* m = &machine;
+      bool regroup = false;
+      m->last_event_ms = std::max(m->last_event_ms, p.last_event_ms);
+      m->last_seen_ms = std::max(m->last_seen_ms, p.last_event_ms);
+      if (p.has_info) {
+        if (!p.os_platform.empty()) regroup |= std::exchange(m->os_platform, p.os_platform) != p.os_platform;
+        if (!p.device_name.empty()) regroup |= std::exchange(m->computer_dns_name, p.device_name) != p.device_name;
+        if (!p.os_version.empty()) m->os_version = p.os_version;
+        if (!p.os_distribution.empty()) m->os_distribution = p.os_distribution;
+        if (!p.os_architecture.empty()) m->os_architecture = p.os_architecture;
+        if (!p.public_ip.empty()) m->last_external_ip_address = p.public_ip;
+        if (!p.client_version.empty()) m->agent_version = p.client_version;
+        if (p.os_build) m->os_build = p.os_build;
+        if (!p.logged_on_users.empty()) m->logged_on_users = UserNames(p.logged_on_users);
+        if (!p.registry_tag.empty() && std::find(m->tags.begin(), m->tags.end(), p.registry_tag) == m->tags.end()) {
+          m->tags.push_back(p.registry_tag);
+          regroup = true;
+        }
       }
-    }
-    if (p.has_network && !p.ip_addresses.empty()) {
-      m->ip_addresses = p.ip_addresses;
-      m->last_ip_address = p.ip_addresses.front();
-    }
-    if (regroup) {
-      auto& groups = groups_by_tenant[key.first];
-      if (groups.empty()) groups = state::Repo<state::DeviceGroup>(store_).List(key.first).value_or(groups);
-      m->rbac_group_id = rbac::AssignDeviceGroup(groups, *m);
-      regroup_any = true;
-    }
-    WARD_RETURN_IF_ERROR(machines.Update(*m));
+      if (p.has_network && !p.ip_addresses.empty()) {
+        m->ip_addresses = p.ip_addresses;
+        m->last_ip_address = p.ip_addresses.front();
+      }
+      if (regroup) {
+        auto& groups = groups_by_tenant[key.first];
+        if (groups.empty()) groups = state::Repo<state::DeviceGroup>(store_).List(key.first).value_or(groups);
+        m->rbac_group_id = rbac::AssignDeviceGroup(groups, *m);
+        regroup_any = true;
+      }
+      return Status::Ok();
+    });
+    if (!written && written.error().code() != StatusCode::kNotFound) return written.error();  // NotFound: deleted meanwhile
   }
   pending_.clear();
   if (regroup_any) authz_.Invalidate();

@@ -129,6 +129,20 @@ class Repo {
     return Decode(store_.Take(tenant, Traits::kKind, id));
   }
   Status Delete(std::string_view tenant, std::string_view id) { return store_.Delete(tenant, Traits::kKind, id); }
+  // Read-modify-write under optimistic concurrency: `change` edits the current record and the write
+  // succeeds only if nobody wrote it meanwhile, else it is re-read and `change` runs again. An error
+  // from `change` aborts without writing. Returns the record as written.
+  template <class F> Result<R> Mutate(std::string_view tenant, std::string_view id, F&& change) {
+    for (int attempt = 0; attempt < 32; ++attempt) {
+      WARD_ASSIGN_OR_RETURN(Document doc, store_.Get(tenant, Traits::kKind, id));
+      WARD_ASSIGN_OR_RETURN(R r, Traits::FromJson(doc.body));
+      WARD_RETURN_IF_ERROR(change(r));
+      Status st = store_.Update(tenant, Traits::kKind, ToDoc(r), doc.version);
+      if (st.ok()) return r;
+      if (st.code() != StatusCode::kFailedPrecondition) return Err(st);
+    }
+    return Err(Unavailable(std::string(KindName(Traits::kKind)) + " " + std::string(id) + " is being changed concurrently"));
+  }
   Result<std::vector<R>> List(std::string_view tenant) {
     WARD_ASSIGN_OR_RETURN(std::vector<Document> docs, store_.List(tenant, Traits::kKind));
     std::vector<R> out;

@@ -1,0 +1,401 @@
+// Alerts (mde-api.md §3.1): lists and lookups scoped by the alert's device group, related entities,
+// and CreateAlertByReference, which raises an alert on an event already in the store. Also the read
+// side of machine actions and indicators (their write side comes with response actions and IoCs).
+#include <algorithm>
+#include <set>
+
+#include "api/api.h"
+#include "api/entities.h"
+#include "common/crypto.h"
+#include "common/time.h"
+
+namespace ward::api {
+namespace {
+
+const std::set<std::string, std::less<>>& AlertCategories() {
+  static const std::set<std::string, std::less<>> c = {
+      "General", "CommandAndControl", "Collection", "CredentialAccess", "DefenseEvasion", "Discovery",
+      "Exfiltration", "Exploit", "Execution", "InitialAccess", "LateralMovement", "Malware", "Persistence",
+      "PrivilegeEscalation", "Ransomware", "SuspiciousActivity"};
+  return c;
+}
+
+// "da<ticks>_<10 digits>", the shape of MDE alert ids.
+std::string NewAlertId() {
+  std::string random = RandomBytes(8);
+  uint64_t n = 0;
+  for (unsigned char c : random) n = (n << 8) | c;
+  n %= 10'000'000'000ull;
+  std::string digits = std::to_string(n);
+  return "da" + std::to_string(NowTicks() + 621'355'968'000'000'000) + "_" + std::string(10 - digits.size(), '0') + digits;
+}
+
+// Host of a URL or of a bare host name: "https://a.b.com:443/x" → "a.b.com".
+std::string HostOf(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+  size_t end = url.find_first_of("/:?#");
+  if (end != std::string_view::npos) url = url.substr(0, end);
+  return state::LowerAscii(url);
+}
+
+// ---- evidence from a stored event ---------------------------------------------------------------
+
+struct EventRow {
+  std::string table;
+  std::map<std::string, const events::ColumnVector*> columns;
+  size_t index = 0;
+  std::string Str(const std::string& name) const {
+    auto it = columns.find(name);
+    if (it == columns.end() || it->second->nulls[index] || it->second->type != events::ColumnType::kString) return "";
+    return it->second->strings[index];
+  }
+  std::optional<int64_t> Int(const std::string& name) const {
+    auto it = columns.find(name);
+    if (it == columns.end() || it->second->nulls[index] || it->second->ints.empty()) return std::nullopt;
+    return it->second->ints[index];
+  }
+  int64_t TimeMs(const std::string& name) const {
+    auto t = Int(name);
+    return t ? *t / kTicksPerMillisecond : 0;
+  }
+};
+
+// MDE lists the process, its image file and the account as evidence; network events add the remote
+// address and URL.
+std::vector<state::AlertEvidence> EvidenceFrom(const EventRow& row, int64_t now_ms) {
+  std::vector<state::AlertEvidence> out;
+  auto base = [&](const char* type) {
+    state::AlertEvidence e;
+    e.entity_type = type;
+    e.evidence_creation_ms = now_ms;
+    return e;
+  };
+  const bool process_event = row.table == "DeviceProcessEvents";
+  // The acting process: the created process for process events, else the initiating process.
+  std::string prefix = process_event ? "" : "InitiatingProcess";
+  state::AlertEvidence p = base("Process");
+  p.file_name = row.Str(prefix + "FileName");
+  p.file_path = row.Str(prefix + "FolderPath");
+  p.sha1 = row.Str(prefix + "SHA1");
+  p.sha256 = row.Str(prefix + "SHA256");
+  p.process_id = row.Int(process_event ? "ProcessId" : "InitiatingProcessId");
+  p.process_command_line = row.Str(process_event ? "ProcessCommandLine" : "InitiatingProcessCommandLine");
+  p.process_creation_ms = row.TimeMs(process_event ? "ProcessCreationTime" : "InitiatingProcessCreationTime");
+  p.parent_process_id = row.Int(process_event ? "InitiatingProcessId" : "InitiatingProcessParentId");
+  p.parent_process_creation_ms = row.TimeMs(process_event ? "InitiatingProcessCreationTime" : "InitiatingProcessParentCreationTime");
+  p.parent_process_file_name = row.Str(process_event ? "InitiatingProcessFileName" : "InitiatingProcessParentFileName");
+  p.account_name = row.Str(process_event ? "AccountName" : "InitiatingProcessAccountName");
+  p.domain_name = row.Str(process_event ? "AccountDomain" : "InitiatingProcessAccountDomain");
+  if (!p.file_name.empty() || p.process_id) out.push_back(p);
+  if (!p.file_name.empty()) {
+    state::AlertEvidence f = base("File");
+    f.file_name = p.file_name;
+    f.file_path = p.file_path;
+    f.sha1 = p.sha1;
+    f.sha256 = p.sha256;
+    out.push_back(f);
+  }
+  if (row.table == "DeviceFileEvents") {
+    state::AlertEvidence f = base("File");
+    f.file_name = row.Str("FileName");
+    f.file_path = row.Str("FolderPath");
+    f.sha1 = row.Str("SHA1");
+    f.sha256 = row.Str("SHA256");
+    if (!f.file_name.empty()) out.push_back(f);
+  }
+  if (row.table == "DeviceNetworkEvents") {
+    if (std::string ip = row.Str("RemoteIP"); !ip.empty()) {
+      state::AlertEvidence e = base("Ip");
+      e.ip_address = ip;
+      out.push_back(e);
+    }
+    if (std::string url = row.Str("RemoteUrl"); !url.empty()) {
+      state::AlertEvidence e = base("Url");
+      e.url = url;
+      out.push_back(e);
+    }
+  }
+  std::string account = row.Str("AccountName");
+  if (account.empty()) account = row.Str("InitiatingProcessAccountName");
+  if (!account.empty()) {
+    state::AlertEvidence u = base("User");
+    u.account_name = account;
+    u.domain_name = row.Str("AccountDomain");
+    if (u.domain_name.empty()) u.domain_name = row.Str("InitiatingProcessAccountDomain");
+    u.user_sid = row.Str("AccountSid");
+    if (u.user_sid.empty()) u.user_sid = row.Str("InitiatingProcessAccountSid");
+    u.user_principal_name = row.Str("AccountUpn");
+    out.push_back(u);
+  }
+  return out;
+}
+
+// The device tables an alert can reference by (machine, report id, time).
+const std::vector<std::string>& ReferencableTables() {
+  static const std::vector<std::string> t = {"DeviceProcessEvents", "DeviceNetworkEvents", "DeviceFileEvents",
+                                             "DeviceLogonEvents", "DeviceRegistryEvents", "DeviceImageLoadEvents",
+                                             "DeviceEvents"};
+  return t;
+}
+
+// Finds the event and turns it into evidence; NotFound when no such event is stored.
+Result<std::vector<state::AlertEvidence>> EvidenceForEvent(Call& call, const std::string& machine_id, int64_t report_id,
+                                                           int64_t event_ticks, int64_t* event_ms,
+                                                           std::string* account) {
+  if (!call.services.event_store) return Err(Unavailable("the event store is not running"));
+  for (const std::string& table : ReferencableTables()) {
+    if (!events::SchemaRegistry::Hunting().Find(table)) continue;
+    events::ScanRequest req;
+    req.tenant_id = call.tenant();
+    req.table = table;
+    // Clients pass the Timestamp they got from hunting, in 100-ns or coarser precision.
+    req.from_ticks = event_ticks - kTicksPerSecond;
+    req.to_ticks = event_ticks + kTicksPerSecond;
+    req.predicates.push_back({"DeviceId", events::Predicate::Op::kEquals, {machine_id}});
+    req.predicates.push_back({"ReportId", events::Predicate::Op::kEquals, {report_id}});
+    std::optional<std::vector<state::AlertEvidence>> found;
+    auto scanned = call.services.event_store->Scan(req, [&](events::ColumnBatch&& b) {
+      if (b.rows == 0) return true;
+      EventRow row;
+      row.table = table;
+      for (size_t c = 0; c < b.names.size(); ++c) row.columns[b.names[c]] = &b.columns[c];
+      // Of several matches, the one closest to the given time.
+      size_t best = 0;
+      int64_t best_gap = INT64_MAX;
+      for (size_t i = 0; i < b.rows; ++i) {
+        row.index = i;
+        int64_t gap = std::llabs(row.Int("Timestamp").value_or(0) - event_ticks);
+        if (gap < best_gap) best = i, best_gap = gap;
+      }
+      row.index = best;
+      *event_ms = row.TimeMs("Timestamp");
+      *account = row.Str("AccountName");
+      found = EvidenceFrom(row, NowMs());
+      return false;
+    });
+    if (!scanned) return Err(scanned.error());
+    if (found) return *found;
+  }
+  return Err(NotFound("No event with reportId " + std::to_string(report_id) + " at that time was found on machine " +
+                      machine_id));
+}
+
+void CreateAlertByReference(Call& call) {
+  if (Status st = call.Require(requirements::ReadWriteAlerts()); !st.ok()) return call.Fail(st);
+  auto body = call.JsonBody();
+  if (!body) return call.Fail(body.error());
+  std::map<std::string, std::string> s;
+  for (const char* name : {"eventTime", "machineId", "severity", "title", "description", "recommendedAction", "category"}) {
+    const json::Value* v = body->Find(name);
+    if (!v || v->is_null()) return call.Fail(InvalidArgument(std::string("Parameter ") + name + " is missing"));
+    if (!v->is_string()) return call.Fail(InvalidArgument(std::string("Request body is incorrect: ") + name + " must be a string"));
+    s[name] = v->as_string();
+  }
+  const json::Value* report = body->Find("reportId");
+  if (!report || report->is_null()) return call.Fail(InvalidArgument("Parameter reportId is missing"));
+  int64_t report_id = 0;
+  if (report->is_number()) {
+    report_id = report->as_int();
+  } else if (report->is_string() && !report->as_string().empty() &&
+             std::all_of(report->as_string().begin(), report->as_string().end(), ::isdigit) &&
+             report->as_string().size() < 19) {
+    report_id = std::stoll(report->as_string());
+  } else {
+    return call.Fail(InvalidArgument("Request body is incorrect: reportId must be a number"));
+  }
+  static const std::set<std::string, std::less<>> kSeverities = {"Informational", "Low", "Medium", "High"};
+  if (!kSeverities.count(s["severity"])) {
+    return call.Fail(InvalidArgument("severity must be Informational, Low, Medium or High, not '" + s["severity"] + "'"));
+  }
+  if (!AlertCategories().count(s["category"])) return call.Fail(InvalidArgument("category '" + s["category"] + "' is not valid"));
+  if (s["title"].empty() || s["title"].size() > 512) return call.Fail(InvalidArgument("title must have 1 to 512 characters"));
+  if (s["description"].size() > 16384 || s["recommendedAction"].size() > 16384) {
+    return call.Fail(InvalidArgument("description and recommendedAction are limited to 16384 characters"));
+  }
+  auto ticks = ParseIsoTicks(s["eventTime"]);
+  if (!ticks) return call.Fail(InvalidArgument("eventTime must be an ISO-8601 datetime, not '" + s["eventTime"] + "'"));
+  auto machine = FindMachineForCaller(call, s["machineId"], requirements::ReadWriteAlerts());
+  if (!machine) return call.Fail(machine.error());
+  int64_t event_ms = 0;
+  std::string account;
+  auto evidence = EvidenceForEvent(call, machine->id, report_id, *ticks, &event_ms, &account);
+  if (!evidence) return call.Fail(evidence.error());
+
+  const int64_t now = NowMs();
+  state::Repo<state::Alert> repo(call.services.store);
+  // MDE merges into an open alert with the same title on the device.
+  auto existing = repo.List(call.tenant());
+  if (!existing) return call.Fail(existing.error());
+  for (const state::Alert& a : *existing) {
+    if (a.machine_id != machine->id || a.title != s["title"] || a.status == "Resolved") continue;
+    auto merged = repo.Mutate(call.tenant(), a.id, [&](state::Alert& w) -> Status {
+      w.first_event_ms = std::min(w.first_event_ms ? w.first_event_ms : event_ms, event_ms);
+      w.last_event_ms = std::max(w.last_event_ms, event_ms);
+      w.last_update_ms = now;
+      for (const state::AlertEvidence& e : *evidence) w.evidence.push_back(e);
+      return Status::Ok();
+    });
+    if (!merged) return call.Fail(merged.error());
+    call.audit_target = "alert:" + merged->id;
+    auto groups = call.services.authz.DeviceGroups(call.tenant());
+    CallerView names;
+    if (groups) names.groups = *groups;
+    return call.ODataEntity("Alerts", AlertJson(*merged, names.GroupName(*machine), true));
+  }
+  state::Alert a;
+  a.tenant_id = call.tenant();
+  a.id = NewAlertId();
+  a.severity = s["severity"];
+  a.category = s["category"];
+  a.title = s["title"];
+  a.description = s["description"];
+  a.recommended_action = s["recommendedAction"];
+  a.detection_source = "CustomDetection";
+  a.detector_id = NewGuid();
+  a.alert_creation_ms = a.last_update_ms = now;
+  a.first_event_ms = a.last_event_ms = event_ms;
+  a.machine_id = machine->id;
+  a.computer_dns_name = machine->computer_dns_name;
+  a.related_user_name = account;
+  a.evidence = std::move(*evidence);
+  for (const state::AlertEvidence& e : a.evidence) {
+    if (a.related_user_name.empty() && e.entity_type == "User") {
+      a.related_user_name = e.account_name;
+      a.related_user_domain = e.domain_name;
+    }
+  }
+  if (Status st = repo.Insert(a); !st.ok()) return call.Fail(st);
+  call.audit_target = "alert:" + a.id;
+  auto groups = call.services.authz.DeviceGroups(call.tenant());
+  CallerView names;
+  if (groups) names.groups = *groups;
+  call.ODataEntity("Alerts", AlertJson(a, names.GroupName(*machine), true));
+}
+
+// {"@odata.context": ".../$metadata#<set>", "value": [...]} for small fixed collections.
+void RespondValues(Call& call, std::string_view set, const std::vector<json::Value>& values) {
+  json::Writer w;
+  w.StartObject().KV("@odata.context", call.BaseUrl() + "/api/$metadata#" + std::string(set)).Key("value").StartArray();
+  for (const json::Value& v : values) w.Val(v);
+  w.EndArray().EndObject();
+  call.Json(200, w.Take());
+}
+
+}  // namespace
+
+void RegisterAlertRoutes(Api& api) {
+  api.Add("POST", "/api/alerts/CreateAlertByReference", CreateAlertByReference);
+  api.Add("GET", "/api/alerts", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadAlerts()); !st.ok()) return call.Fail(st);
+    auto view = LoadCallerView(call);
+    if (!view) return call.Fail(view.error());
+    std::vector<const state::Alert*> alerts;
+    for (const state::Alert& a : view->alerts) alerts.push_back(&a);
+    RespondAlerts(call, *view, std::move(alerts));
+  });
+  api.Add("GET", "/api/alerts/{id}", [](Call& call) {
+    auto a = FindAlertForCaller(call, call.req.PathParam("id"), requirements::ReadAlerts());
+    if (!a) return call.Fail(a.error());
+    CallerView names;
+    if (auto groups = call.services.authz.DeviceGroups(call.tenant())) names.groups = *groups;
+    std::string group;
+    if (auto m = state::Repo<state::Machine>(call.services.store).Get(call.tenant(), a->machine_id)) group = names.GroupName(*m);
+    call.ODataEntity("Alerts", AlertJson(*a, group, true));
+  });
+  api.Add("GET", "/api/alerts/{id}/machine", [](Call& call) {
+    auto a = FindAlertForCaller(call, call.req.PathParam("id"), requirements::ReadAlerts());
+    if (!a) return call.Fail(a.error());
+    auto m = FindMachineForCaller(call, a->machine_id, requirements::ReadMachines());
+    if (!m) return call.Fail(m.error());
+    auto groups = call.services.authz.DeviceGroups(call.tenant());
+    if (!groups) return call.Fail(groups.error());
+    auto derived = DeriveForMachine(call, m->id);
+    if (!derived) return call.Fail(derived.error());
+    call.ODataEntity("Machines", MachineJson(*m, **groups, NowMs(), *derived));
+  });
+  api.Add("GET", "/api/alerts/{id}/ips", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadIps()); !st.ok()) return call.Fail(st);
+    auto a = FindAlertForCaller(call, call.req.PathParam("id"), requirements::ReadIps());
+    if (!a) return call.Fail(a.error());
+    std::vector<json::Value> out;
+    std::set<std::string> seen;
+    for (const state::AlertEvidence& e : a->evidence) {
+      if (e.ip_address.empty() || !seen.insert(e.ip_address).second) continue;
+      json::Value v = json::Value::Object();
+      v.AppendMember("id", e.ip_address);
+      out.push_back(std::move(v));
+    }
+    RespondValues(call, "Ips", out);
+  });
+  api.Add("GET", "/api/alerts/{id}/domains", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadUrls()); !st.ok()) return call.Fail(st);
+    auto a = FindAlertForCaller(call, call.req.PathParam("id"), requirements::ReadUrls());
+    if (!a) return call.Fail(a.error());
+    std::vector<json::Value> out;
+    std::set<std::string> seen;
+    for (const state::AlertEvidence& e : a->evidence) {
+      if (e.url.empty()) continue;
+      std::string host = HostOf(e.url);
+      if (host.empty() || !seen.insert(host).second) continue;
+      json::Value v = json::Value::Object();
+      v.AppendMember("host", host);
+      out.push_back(std::move(v));
+    }
+    RespondValues(call, "Domains", out);
+  });
+
+  api.Add("GET", "/api/machineactions", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
+    auto q = call.ODataQuery(MachineActionSchema());
+    if (!q) return call.Fail(q.error(), "ODataError");
+    auto view = LoadCallerView(call, false);
+    if (!view) return call.Fail(view.error());
+    auto actions = state::Repo<state::MachineAction>(call.services.store).List(call.tenant());
+    if (!actions) return call.Fail(actions.error());
+    // Newest first, as MDE lists them.
+    std::sort(actions->begin(), actions->end(), [](const auto& x, const auto& y) { return x.creation_ms > y.creation_ms; });
+    std::vector<json::Value> out;
+    for (const state::MachineAction& a : *actions) {
+      if (view->FindMachine(a.machine_id)) out.push_back(MachineActionJson(a));
+    }
+    call.ODataList(MachineActionSchema(), *q, std::move(out));
+  });
+  api.Add("GET", "/api/machineactions/{id}", [](Call& call) {
+    std::string id(call.req.PathParam("id"));
+    std::string not_found = "MachineAction " + id + " was not found";
+    auto a = state::Repo<state::MachineAction>(call.services.store).Get(call.tenant(), state::LowerAscii(id));
+    if (!a) {
+      if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
+      return call.Fail(NotFound(not_found));
+    }
+    std::optional<int64_t> group;
+    if (auto m = state::Repo<state::Machine>(call.services.store).Get(call.tenant(), a->machine_id)) group = m->rbac_group_id;
+    if (Status st = call.services.authz.CheckDevice(call.principal, requirements::ReadMachines(), group, not_found); !st.ok()) {
+      return call.Fail(st);
+    }
+    call.ODataEntity("MachineActions", MachineActionJson(*a));
+  });
+  api.Add("GET", "/api/indicators", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadIndicators()); !st.ok()) return call.Fail(st);
+    auto q = call.ODataQuery(IndicatorSchema());
+    if (!q) return call.Fail(q.error(), "ODataError");
+    auto indicators = state::Repo<state::Indicator>(call.services.store).List(call.tenant());
+    if (!indicators) return call.Fail(indicators.error());
+    rbac::DeviceScope scope = call.services.authz.ScopeFor(call.principal);
+    std::vector<json::Value> out;
+    for (const state::Indicator& i : *indicators) {
+      // An indicator without groups applies to every device; otherwise the caller must see one of them.
+      bool visible = i.rbac_group_ids.empty() || scope.all;
+      for (const std::string& g : i.rbac_group_ids) {
+        char* end = nullptr;
+        long long id = std::strtoll(g.c_str(), &end, 10);
+        if (end && *end == '\0' && scope.Contains(id)) visible = true;
+      }
+      if (visible) out.push_back(IndicatorJson(i));
+    }
+    call.ODataList(IndicatorSchema(), *q, std::move(out));
+  });
+}
+
+}  // namespace ward::api
