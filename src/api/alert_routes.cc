@@ -141,8 +141,7 @@ const std::vector<std::string>& ReferencableTables() {
 
 // Finds the event and turns it into evidence; NotFound when no such event is stored.
 Result<std::vector<state::AlertEvidence>> EvidenceForEvent(Call& call, const std::string& machine_id, int64_t report_id,
-                                                           int64_t event_ticks, int64_t* event_ms,
-                                                           std::string* account) {
+                                                           int64_t event_ticks, int64_t* event_ms) {
   if (!call.services.event_store) return Err(Unavailable("the event store is not running"));
   for (const std::string& table : ReferencableTables()) {
     if (!events::SchemaRegistry::Hunting().Find(table)) continue;
@@ -170,7 +169,6 @@ Result<std::vector<state::AlertEvidence>> EvidenceForEvent(Call& call, const std
       }
       row.index = best;
       *event_ms = row.TimeMs("Timestamp");
-      *account = row.Str("AccountName");
       found = EvidenceFrom(row, NowMs());
       return false;
     });
@@ -218,8 +216,7 @@ void CreateAlertByReference(Call& call) {
   auto machine = FindMachineForCaller(call, s["machineId"], requirements::ReadWriteAlerts());
   if (!machine) return call.Fail(machine.error());
   int64_t event_ms = 0;
-  std::string account;
-  auto evidence = EvidenceForEvent(call, machine->id, report_id, *ticks, &event_ms, &account);
+  auto evidence = EvidenceForEvent(call, machine->id, report_id, *ticks, &event_ms);
   if (!evidence) return call.Fail(evidence.error());
 
   const int64_t now = NowMs();
@@ -257,7 +254,6 @@ void CreateAlertByReference(Call& call) {
   a.first_event_ms = a.last_event_ms = event_ms;
   a.machine_id = machine->id;
   a.computer_dns_name = machine->computer_dns_name;
-  a.related_user_name = account;
   a.evidence = std::move(*evidence);
   for (const state::AlertEvidence& e : a.evidence) {
     if (a.related_user_name.empty() && e.entity_type == "User") {

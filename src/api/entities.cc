@@ -62,8 +62,7 @@ const odata::EntitySchema& AlertSchema() {
       P("lastEventTime", PropertyType::kDateTime, true), P("lastUpdateTime", PropertyType::kDateTime, true),
       P("resolvedTime", PropertyType::kDateTime), P("machineId", PropertyType::kString),
       P("computerDnsName", PropertyType::kString), P("rbacGroupName", PropertyType::kString),
-      P("aadTenantId", PropertyType::kString), P("mitreTechniques", PropertyType::kStringCollection),
-      P("recommendedAction", PropertyType::kString)}};
+      P("aadTenantId", PropertyType::kString), P("mitreTechniques", PropertyType::kStringCollection)}};
   return s;
 }
 
@@ -248,7 +247,6 @@ json::Value AlertJson(const state::Alert& a, std::string_view rbac_group_name, b
   v.AppendMember("threatName", OptStr(a.threat_name));
   v.AppendMember("title", a.title);
   v.AppendMember("description", a.description);
-  v.AppendMember("recommendedAction", OptStr(a.recommended_action));
   v.AppendMember("alertCreationTime", OptTime(a.alert_creation_ms));
   v.AppendMember("firstEventTime", OptTime(a.first_event_ms));
   v.AppendMember("lastEventTime", OptTime(a.last_event_ms));
@@ -468,6 +466,127 @@ void RespondMachines(Call& call, const CallerView& view, std::vector<const state
   out.reserve(machines.size());
   for (const state::Machine* m : machines) out.push_back(MachineJson(*m, *view.groups, now, view.DerivedFor(m->id)));
   call.ODataList(MachineSchema(), *q, std::move(out));
+}
+
+// ---- Files, IPs, domains and users (entity_routes.cc) ----
+
+namespace requirements {
+const rbac::Requirement& ReadAlertsWithReadWrite() {
+  static const rbac::Requirement r{{"Alert.ReadWrite.All"}, {"Alert.ReadWrite"}, PortalPermission::kViewData};
+  return r;
+}
+const rbac::Requirement& ReadMachinesWithReadWrite() {
+  static const rbac::Requirement r{{"Machine.ReadWrite.All"}, {"Machine.ReadWrite"}, PortalPermission::kViewData};
+  return r;
+}
+}  // namespace requirements
+
+namespace {
+
+json::Value OptTicks(int64_t ticks) { return ticks ? json::Value(FormatIsoTicks(ticks)) : json::Value(); }
+
+// The extension of a file name, lower-case, without the dot ("" when there is none).
+std::string ExtensionOf(std::string_view file_name) {
+  size_t dot = file_name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == file_name.size()) return "";
+  return state::LowerAscii(file_name.substr(dot + 1));
+}
+
+bool IsPeExtension(std::string_view ext) {
+  static constexpr std::string_view kPe[] = {"exe", "dll", "sys", "scr", "ocx", "cpl", "drv", "efi"};
+  return std::find(std::begin(kPe), std::end(kPe), ext) != std::end(kPe);
+}
+
+void AppendPrevalence(json::Value& v, const Prevalence& org) {
+  v.AppendMember("organizationPrevalence", org.devices);
+  v.AppendMember("orgFirstSeen", OptTicks(org.first_ticks));
+  v.AppendMember("orgLastSeen", OptTicks(org.last_ticks));
+}
+
+}  // namespace
+
+json::Value FileJson(const FileFacts& f) {
+  json::Value v = json::Value::Object();
+  v.AppendMember("sha1", OptStr(f.sha1));
+  v.AppendMember("sha256", OptStr(f.sha256));
+  v.AppendMember("md5", OptStr(f.md5));
+  v.AppendMember("globalPrevalence", f.global ? json::Value(f.global->devices) : json::Value());
+  v.AppendMember("globalFirstObserved", f.global ? OptTicks(f.global->first_ticks) : json::Value());
+  v.AppendMember("globalLastObserved", f.global ? OptTicks(f.global->last_ticks) : json::Value());
+  v.AppendMember("size", OptInt(f.size));
+  std::string ext = ExtensionOf(f.file_name);
+  std::string type = ext;  // MDE names types by extension, upper-case ("EXE", "DLL")
+  for (char& c : type) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  v.AppendMember("fileType", OptStr(type));
+  v.AppendMember("isPeFile", IsPeExtension(ext));
+  v.AppendMember("filePublisher", OptStr(f.publisher));
+  v.AppendMember("fileProductName", OptStr(f.product_name));
+  v.AppendMember("signer", OptStr(f.signer));
+  v.AppendMember("issuer", OptStr(f.issuer));
+  v.AppendMember("signerHash", OptStr(f.signer_hash));
+  v.AppendMember("isValidCertificate", f.certificate_trusted);
+  // Ward does not classify files itself; detections show up as alerts instead.
+  v.AppendMember("determinationType", "Unknown");
+  v.AppendMember("determinationValue", json::Value());
+  return v;
+}
+
+json::Value InOrgFileStatsJson(std::string_view sha1, const Prevalence& org, const std::optional<Prevalence>& global,
+                               const std::vector<std::string>& top_file_names) {
+  json::Value v = json::Value::Object();
+  v.AppendMember("sha1", sha1.empty() ? json::Value() : json::Value(sha1));
+  AppendPrevalence(v, org);
+  v.AppendMember("globallyPrevalence", global ? json::Value(global->devices) : json::Value());
+  v.AppendMember("globalFirstObserved", global ? OptTicks(global->first_ticks) : json::Value());
+  v.AppendMember("globalLastObserved", global ? OptTicks(global->last_ticks) : json::Value());
+  v.AppendMember("topFileNames", state::StringArray(top_file_names));
+  return v;
+}
+
+json::Value InOrgIpStatsJson(std::string_view ip, const Prevalence& org) {
+  json::Value v = json::Value::Object();
+  v.AppendMember("ipAddress", ip);
+  AppendPrevalence(v, org);
+  return v;
+}
+
+json::Value InOrgDomainStatsJson(std::string_view host, const Prevalence& org) {
+  json::Value v = json::Value::Object();
+  v.AppendMember("host", host);
+  AppendPrevalence(v, org);
+  return v;
+}
+
+const odata::EntitySchema& LogonUserSchema() {
+  static const odata::EntitySchema s{"Users", {
+      P("id", PropertyType::kString, true), P("accountName", PropertyType::kString, true),
+      P("accountDomain", PropertyType::kString, true), P("accountSid", PropertyType::kString, true),
+      P("firstSeen", PropertyType::kDateTime, true), P("lastSeen", PropertyType::kDateTime, true),
+      P("mostPrevalentMachineId", PropertyType::kString), P("leastPrevalentMachineId", PropertyType::kString),
+      P("logonTypes", PropertyType::kString, true), P("logOnMachinesCount", PropertyType::kInt, true),
+      P("isDomainAdmin", PropertyType::kBool, true), P("isOnlyNetworkUser", PropertyType::kBool, true)}};
+  return s;
+}
+
+json::Value LogonUserJson(const LogonUser& u) {
+  json::Value v = json::Value::Object();
+  v.AppendMember("id", u.account_domain.empty() ? u.account_name : u.account_domain + "\\" + u.account_name);
+  v.AppendMember("accountName", u.account_name);
+  v.AppendMember("accountDomain", OptStr(u.account_domain));
+  v.AppendMember("accountSid", OptStr(u.account_sid));
+  v.AppendMember("firstSeen", OptTicks(u.first_ticks));
+  v.AppendMember("lastSeen", OptTicks(u.last_ticks));
+  v.AppendMember("mostPrevalentMachineId", OptStr(u.most_prevalent_machine_id));
+  v.AppendMember("leastPrevalentMachineId", OptStr(u.least_prevalent_machine_id));
+  std::string types;
+  for (const std::string& t : u.logon_types) types += (types.empty() ? "" : ", ") + t;
+  v.AppendMember("logonTypes", OptStr(types));
+  v.AppendMember("logOnMachinesCount", u.machines);
+  // Ward has no directory service to ask about domain roles.
+  v.AppendMember("isDomainAdmin", false);
+  v.AppendMember("isOnlyNetworkUser", !u.logon_types.empty() && std::all_of(u.logon_types.begin(), u.logon_types.end(),
+                                                                            [](const std::string& t) { return t == "Network"; }));
+  return v;
 }
 
 }  // namespace ward::api
