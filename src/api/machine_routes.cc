@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "api/entities.h"
+#include "api/machine_catalog.h"
 #include "events/schema.h"
 #include "common/time.h"
 #include "ingest/devices.h"
@@ -294,6 +295,7 @@ void FindByIp(Call& call, const std::string& ip, const std::string& timestamp, s
 }  // namespace
 
 void RegisterMachineRoutes(Api& api) {
+  auto catalog = std::make_shared<MachineCatalog>(api.services().store, api.services().authz);
   // Lookups whose literal paths would otherwise be taken for a machine id come first.
   api.Add("GET", "/api/machines/findbyip({args})", [](Call& call) {
     if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
@@ -382,22 +384,57 @@ void RegisterMachineRoutes(Api& api) {
     odata::Query all;
     call.ODataList(MachineSchema(), all, std::move(out));
   });
-  api.Add("GET", "/api/machines", [](Call& call) {
+  // Lists and lookups read the in-memory catalog: no database access or rendering per request.
+  api.Add("GET", "/api/machines", [catalog](Call& call) {
     if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
-    auto view = LoadCallerView(call);
-    if (!view) return call.Fail(view.error());
-    std::vector<const state::Machine*> machines;
-    for (const state::Machine& m : view->machines) machines.push_back(&m);
-    RespondMachines(call, *view, std::move(machines));
+    auto q = call.ODataQuery(MachineSchema());
+    if (!q) return call.Fail(q.error(), "ODataError");
+    auto snap = catalog->Get(call.tenant());
+    if (!snap) return call.Fail(snap.error());
+    rbac::DeviceScope scope = call.services.authz.ScopeFor(call.principal);
+    auto visible = [&](const MachineCatalog::Entry& e) {
+      return scope.Contains(e.machine.rbac_group_id) && (!q->filter || odata::Matches(*q->filter, e.json, MachineSchema()));
+    };
+    if (!q->orderby.empty()) {
+      // Ordering needs every match; the generic path sorts copies.
+      std::vector<json::Value> all;
+      for (const auto& e : (*snap)->entries) {
+        if (visible(*e)) all.push_back(e->json);
+      }
+      odata::Query unfiltered = std::move(*q);
+      unfiltered.filter.reset();
+      return call.ODataList(MachineSchema(), unfiltered, std::move(all));
+    }
+    // Store order: stop one past the page unless $count needs them all.
+    const size_t skip = static_cast<size_t>(q->skip), top = static_cast<size_t>(q->top.value_or(10000));
+    std::vector<const json::Value*> page;
+    size_t matched = 0;
+    bool more = false;
+    for (const auto& e : (*snap)->entries) {
+      if (!visible(*e)) continue;
+      if (matched >= skip && page.size() < top) {
+        page.push_back(&e->json);
+      } else if (matched >= skip + top) {
+        more = true;
+        if (!q->count) break;
+      }
+      ++matched;
+    }
+    call.ODataPage(MachineSchema(), *q, page, q->count ? std::optional<size_t>(matched) : std::nullopt, more);
   });
-  api.Add("GET", "/api/machines/{id}", [](Call& call) {
-    auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadMachines());
-    if (!m) return call.Fail(m.error());
-    auto groups = call.services.authz.DeviceGroups(call.tenant());
-    if (!groups) return call.Fail(groups.error());
-    auto derived = DeriveForMachine(call, m->id);
-    if (!derived) return call.Fail(derived.error());
-    call.ODataEntity("Machines", MachineJson(*m, **groups, NowMs(), *derived));
+  api.Add("GET", "/api/machines/{id}", [catalog](Call& call) {
+    std::string_view key = call.req.PathParam("id");
+    std::string not_found = "Machine " + std::string(key) + " was not found";
+    auto snap = catalog->Get(call.tenant());
+    if (!snap) return call.Fail(snap.error());
+    const MachineCatalog::Entry* e = (*snap)->Find(key);
+    if (!e) {
+      if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
+      return call.Fail(NotFound(not_found));
+    }
+    Status st = call.services.authz.CheckDevice(call.principal, requirements::ReadMachines(), e->machine.rbac_group_id, not_found);
+    if (!st.ok()) return call.Fail(st);
+    call.ODataEntity("Machines", e->json);
   });
   api.Add("PATCH", "/api/machines/{id}", [](Call& call) {
     auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadWriteMachines());

@@ -87,6 +87,10 @@ CREATE TABLE signing_keys (
 ALTER TABLE documents ADD COLUMN expires_ms INTEGER;
 CREATE INDEX documents_expiry ON documents(expires_ms) WHERE expires_ms IS NOT NULL;
 )sql"},
+      {3, "change index for incremental caches (machine catalog)",
+       R"sql(
+CREATE INDEX documents_updated ON documents(tenant_id, kind, updated_ms);
+)sql"},
   };
   return kMigrations;
 }
@@ -305,6 +309,25 @@ Result<std::vector<Document>> SqliteStateStore::List(std::string_view tenant, Ki
   while (st.Step()) out.push_back(ReadDocument(st));
   if (!st.status().ok()) return Err(st.status());
   return out;
+}
+
+Result<std::vector<Document>> SqliteStateStore::ListUpdatedSince(std::string_view tenant, Kind kind, int64_t since_ms) {
+  std::lock_guard lock(mu_);
+  WARD_ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT id, COALESCE(unique_key, ''), version, body FROM documents "
+                                                   "WHERE tenant_id = ? AND kind = ? AND updated_ms >= ? ORDER BY rowid"));
+  st.Bind(1, tenant).Bind(2, std::string_view(KindName(kind))).Bind(3, since_ms);
+  std::vector<Document> out;
+  while (st.Step()) out.push_back(ReadDocument(st));
+  if (!st.status().ok()) return Err(st.status());
+  return out;
+}
+
+Result<int64_t> SqliteStateStore::Count(std::string_view tenant, Kind kind) {
+  std::lock_guard lock(mu_);
+  WARD_ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT COUNT(*) FROM documents WHERE tenant_id = ? AND kind = ?"));
+  st.Bind(1, tenant).Bind(2, std::string_view(KindName(kind)));
+  if (!st.Step()) return Err(st.status().ok() ? Internal("COUNT returned no row") : st.status());
+  return st.ColumnInt(0);
 }
 
 Status SqliteStateStore::Delete(std::string_view tenant, Kind kind, std::string_view id) {

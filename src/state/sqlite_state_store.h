@@ -38,6 +38,8 @@ class SqliteStateStore final : public StateStore {
   Result<Document> Get(std::string_view tenant, Kind kind, std::string_view id) override;
   Result<Document> GetByUniqueKey(std::string_view tenant, Kind kind, std::string_view key) override;
   Result<std::vector<Document>> List(std::string_view tenant, Kind kind) override;
+  Result<std::vector<Document>> ListUpdatedSince(std::string_view tenant, Kind kind, int64_t since_ms) override;
+  Result<int64_t> Count(std::string_view tenant, Kind kind) override;
   Status Delete(std::string_view tenant, Kind kind, std::string_view id) override;
   Result<Document> Take(std::string_view tenant, Kind kind, std::string_view id) override;
   Result<int64_t> DeleteExpired(int64_t now_ms) override;

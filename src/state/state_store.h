@@ -60,6 +60,10 @@ class StateStore {
   virtual Result<Document> Get(std::string_view tenant, Kind kind, std::string_view id) = 0;
   virtual Result<Document> GetByUniqueKey(std::string_view tenant, Kind kind, std::string_view key) = 0;
   virtual Result<std::vector<Document>> List(std::string_view tenant, Kind kind) = 0;
+  // Documents inserted or updated at or after since_ms (by the store's clock), for caches that
+  // refresh incrementally; `Count` tells them whether something was deleted.
+  virtual Result<std::vector<Document>> ListUpdatedSince(std::string_view tenant, Kind kind, int64_t since_ms) = 0;
+  virtual Result<int64_t> Count(std::string_view tenant, Kind kind) = 0;
   virtual Status Delete(std::string_view tenant, Kind kind, std::string_view id) = 0;
   // Reads and deletes in one transaction: single-use artefacts such as authorization codes.
   virtual Result<Document> Take(std::string_view tenant, Kind kind, std::string_view id) = 0;
@@ -145,6 +149,15 @@ class Repo {
   }
   Result<std::vector<R>> List(std::string_view tenant) {
     WARD_ASSIGN_OR_RETURN(std::vector<Document> docs, store_.List(tenant, Traits::kKind));
+    return DecodeAll(docs);
+  }
+  Result<std::vector<R>> ListUpdatedSince(std::string_view tenant, int64_t since_ms) {
+    WARD_ASSIGN_OR_RETURN(std::vector<Document> docs, store_.ListUpdatedSince(tenant, Traits::kKind, since_ms));
+    return DecodeAll(docs);
+  }
+
+ private:
+  static Result<std::vector<R>> DecodeAll(const std::vector<Document>& docs) {
     std::vector<R> out;
     out.reserve(docs.size());
     for (const Document& d : docs) {
@@ -153,8 +166,6 @@ class Repo {
     }
     return out;
   }
-
- private:
   static Document ToDoc(const R& r) { return Document{Traits::Id(r), Traits::UniqueKey(r), ToJson(r), 0}; }
   static Result<R> Decode(Result<Document> doc) {
     if (!doc) return Err(doc.error());
