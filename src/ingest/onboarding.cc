@@ -4,7 +4,9 @@
 #include <openssl/x509.h>
 
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "common/crypto.h"
 #include "common/time.h"
@@ -83,6 +85,28 @@ std::string BuildOnboardingScript(const std::string& onboarding_info_json) {
          "echo \"Ward sensor onboarded; state in $STATE_DIR\"\n";
 }
 
+namespace {
+// Parsing a private PEM costs about a millisecond of RSA key setup; every enrolment verifies with one
+// of a handful of keys, so their public halves are kept, by key id and PEM.
+Result<std::shared_ptr<const identity::RsaKey>> VerificationKey(const state::EnrollmentKey& key) {
+  static std::mutex mu;
+  static std::map<std::string, std::pair<std::string, std::shared_ptr<const identity::RsaKey>>> cache;
+  std::string fingerprint = Sha256(key.private_pem);
+  {
+    std::lock_guard lock(mu);
+    auto it = cache.find(key.tenant_id + "/" + key.id);
+    if (it != cache.end() && it->second.first == fingerprint) return it->second.second;
+  }
+  WARD_ASSIGN_OR_RETURN(identity::RsaKey priv, identity::RsaKey::FromPrivatePem(key.id, key.private_pem));
+  WARD_ASSIGN_OR_RETURN(identity::RsaKey pub, identity::RsaKey::FromPublicPem(key.id, priv.PublicPem()));
+  auto shared = std::make_shared<const identity::RsaKey>(std::move(pub));
+  std::lock_guard lock(mu);
+  if (cache.size() > 1024) cache.clear();
+  cache[key.tenant_id + "/" + key.id] = {fingerprint, shared};
+  return shared;
+}
+}  // namespace
+
 Result<OnboardingBody> VerifyOnboardingInfo(state::StateStore& store, const json::Value& info, int64_t now_ms) {
   auto fail = [](std::string why) { return Err(Unauthenticated("onboarding package rejected: " + std::move(why))); };
   if (!info.is_object()) return fail("onboardingInfo must be an object");
@@ -105,8 +129,8 @@ Result<OnboardingBody> VerifyOnboardingInfo(state::StateStore& store, const json
   auto key = state::Repo<state::EnrollmentKey>(store).Get(out.org_id, *kid);
   if (!key) return fail("unknown enrollment key");
   auto raw_sig = Base64UrlDecode(*sig);
-  auto rsa = identity::RsaKey::FromPrivatePem(key->id, key->private_pem);
-  if (!raw_sig || !rsa || !rsa->VerifyRs256(*body_text, *raw_sig)) return fail("bad signature");
+  auto rsa = VerificationKey(*key);
+  if (!raw_sig || !rsa || !(*rsa)->VerifyRs256(*body_text, *raw_sig)) return fail("bad signature");
   if (key->revoked) return fail("the enrollment key was revoked");
   if (key->expires_ms < now_ms || out.expires_ms < now_ms) return fail("the package has expired");
   return out;
