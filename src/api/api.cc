@@ -22,7 +22,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 // "/api/v1.0/alerts" is the versioned spelling of "/api/alerts".
 void NormalizeVersionedPath(http::Request& req) {
-  if (req.path.size() > 9 && EqualsIgnoreCase(req.path.substr(0, 9), "/api/v1.0") &&
+  if (req.path.size() >= 9 && EqualsIgnoreCase(req.path.substr(0, 9), "/api/v1.0") &&
       (req.path.size() == 9 || req.path[9] == '/')) {
     req.path = "/api" + req.path.substr(9);
   }
@@ -128,6 +128,17 @@ void Call::ODataList(const odata::EntitySchema& schema, const odata::Query& q, s
   Json(200, w.Take());
 }
 
+void Call::ODataCount(const odata::EntitySchema& schema, const odata::Query& q, std::vector<json::Value> entities) {
+  int64_t n = 0;
+  for (const json::Value& e : entities) {
+    if (!q.filter || odata::Matches(*q.filter, e, schema)) ++n;
+  }
+  res.status = 200;
+  res.headers.Set("Content-Type", "text/plain; charset=utf-8");
+  res.headers.Set("OData-Version", "4.0");
+  res.body = std::to_string(n);
+}
+
 void Call::ODataEntity(std::string_view entity_set, const json::Value& entity, int status) {
   json::Writer w;
   w.StartObject();
@@ -148,10 +159,24 @@ Api::Api(Services services) : services_(services) {
 }
 
 void Api::Add(std::string method, std::string pattern, CallHandler handler) {
+  const size_t index = router_.size();
+  bearer_.resize(index + 1, false);
+  bearer_[index] = true;
   router_.Add(std::move(method), std::move(pattern),
               [this, handler = std::move(handler)](http::Request& req, http::Response& res) {
                 Authenticated(req, res, handler);
               });
+}
+
+std::vector<ApiRoute> Api::Routes() const {
+  std::vector<http::Router::RouteInfo> routes = router_.Routes();
+  std::vector<ApiRoute> out;
+  out.reserve(routes.size());
+  for (size_t i = 0; i < routes.size(); ++i) {
+    out.push_back({std::move(routes[i].method), std::move(routes[i].pattern), std::move(routes[i].captures),
+                   i < bearer_.size() && bearer_[i]});
+  }
+  return out;
 }
 
 void Api::Handle(http::Request& req, http::Response& res) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/odata.h"
 #include "api/rate_limiter.h"
@@ -61,11 +62,22 @@ class Call {
   void Fail(const Status& st, std::string_view mde_code = "");
   // {"@odata.context": ".../$metadata#<set>", "value": [...], "@odata.nextLink"?}
   void ODataList(const odata::EntitySchema& schema, const odata::Query& q, std::vector<json::Value> entities);
+  // A `$count` path segment: the number of entities matching $filter, as a bare integer in text/plain
+  // (OData v4: $top, $skip and $orderby do not affect it).
+  void ODataCount(const odata::EntitySchema& schema, const odata::Query& q, std::vector<json::Value> entities);
   void ODataEntity(std::string_view entity_set, const json::Value& entity, int status = 200);
   void NoContent() { res.status = 204; }
 };
 
 using CallHandler = std::function<void(Call&)>;
+
+// A registered route as data, for the OpenAPI document.
+struct ApiRoute {
+  std::string method;                 // upper-case
+  std::string pattern;                // as registered, e.g. "/api/machines/{id}"
+  std::vector<std::string> captures;  // the pattern's {names}, in path order
+  bool bearer = false;                // added with Api::Add: needs a bearer token
+};
 
 class Api {
  public:
@@ -82,6 +94,8 @@ class Api {
 
   Services& services() { return services_; }
   http::Router& router() { return router_; }
+  // Every route (Api::Add and router().Add alike) in registration order. Const, so safe while serving.
+  std::vector<ApiRoute> Routes() const;
 
  private:
   void Authenticated(http::Request& req, http::Response& res, const CallHandler& handler);
@@ -89,6 +103,7 @@ class Api {
 
   Services services_;
   http::Router router_;
+  std::vector<bool> bearer_;  // by router index: whether the route was added with Add()
   metrics::Counter* requests_ = nullptr;
   metrics::Histogram* latency_ = nullptr;
   metrics::Counter* denials_ = nullptr;
@@ -101,6 +116,9 @@ void RegisterManagementRoutes(Api& api);   // management_routes.cc
 void RegisterMachineRoutes(Api& api);      // machine_routes.cc
 void RegisterAuditRoutes(Api& api);        // audit_routes.cc
 void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding
+// metadata_routes.cc: /api/$metadata, /api (service document), /api/openapi.json. Register it last:
+// the OpenAPI document lists the routes registered when it is requested.
+void RegisterMetadataRoutes(Api& api);
 
 // Requirements shared by route files.
 namespace requirements {

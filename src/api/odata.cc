@@ -103,19 +103,6 @@ std::string Cat(const Args&... args) {
 
 Status Invalid(std::string msg) { return InvalidArgument(std::move(msg)); }
 
-// Reads exactly n digits at pos.
-bool ReadDigits(std::string_view s, size_t& pos, size_t n, int64_t& out) {
-  if (pos + n > s.size()) return false;
-  int64_t v = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (!IsDigit(s[pos + i])) return false;
-    v = v * 10 + (s[pos + i] - '0');
-  }
-  pos += n;
-  out = v;
-  return true;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Lexer
 
@@ -345,6 +332,20 @@ const char* TypeName(SType t) {
 }
 
 bool IsNumeric(SType t) { return t == SType::kInt || t == SType::kDouble; }
+
+// Names an operand in error messages: the property or variable, the function, or the literal as written.
+std::string Describe(const Expr& e) {
+  switch (e.kind) {
+    case Expr::Kind::kProperty:
+    case Expr::Kind::kLambdaVar: return e.name;
+    case Expr::Kind::kCall: return e.name + "(...)";
+    case Expr::Kind::kLiteral:
+      if (e.literal_is_datetime) return FormatDateTimeMs(e.literal.as_int());
+      if (e.literal.is_string()) return "'" + Echo(e.literal.as_string()) + "'";
+      return e.literal.Serialize();
+    default: return "expression";
+  }
+}
 
 struct Typed {
   std::unique_ptr<Expr> expr;
@@ -590,7 +591,8 @@ class Parser {
       WARD_ASSIGN_OR_RETURN(lit, ParseLiteralToken());
       if (!CoerceLiteral(lit, left.type)) {
         return Err(
-            Invalid(Cat("Operator 'in': ", TypeName(lit.type), " value is incompatible with ", TypeName(left.type))));
+            Invalid(Cat("Operator 'in' on '", Describe(*node->children[0]), "': ", TypeName(lit.type), " value ",
+                        Describe(*lit.expr), " is incompatible with ", TypeName(left.type))));
       }
       node->children.push_back(std::move(lit.expr));
       if (cur_.kind == Tok::kComma) {
@@ -638,34 +640,36 @@ class Parser {
     const bool right_lit = right.expr->kind == Expr::Kind::kLiteral;
     // Coerce a literal side to the type of the other side ('2019-01-01' vs a datetime, '5' vs an int).
     if (right_lit && !left_lit) {
-      if (!CoerceLiteral(right, left.type)) return Incompatible(left.type, right.type, op);
+      if (!CoerceLiteral(right, left.type)) return Incompatible(left, right, op);
     } else if (left_lit && !right_lit) {
-      if (!CoerceLiteral(left, right.type)) return Incompatible(left.type, right.type, op);
+      if (!CoerceLiteral(left, right.type)) return Incompatible(left, right, op);
     }
     const SType a = left.type, b = right.type;
     if (a == SType::kNull || b == SType::kNull) {
-      if (a == SType::kCollection || b == SType::kCollection) return Incompatible(a, b, op);
+      if (a == SType::kCollection || b == SType::kCollection) return Incompatible(left, right, op);
       return Status::Ok();  // ordering with null is allowed and evaluates to false
     }
     if (a == SType::kCollection || b == SType::kCollection) {
       // machineTags eq 'Prod' means "contains"; only eq/ne make sense.
       const SType other = a == SType::kCollection ? b : a;
-      if (ordering || other != SType::kString) return Incompatible(a, b, op);
+      if (ordering || other != SType::kString) return Incompatible(left, right, op);
       return Status::Ok();
     }
     if (a == SType::kBool || b == SType::kBool) {
-      if (a != b || ordering) return Incompatible(a, b, op);
+      if (a != b || ordering) return Incompatible(left, right, op);
       return Status::Ok();
     }
     if (IsNumeric(a) && IsNumeric(b)) return Status::Ok();
-    if (a != b) return Incompatible(a, b, op);
+    if (a != b) return Incompatible(left, right, op);
     return Status::Ok();
   }
 
-  static Status Incompatible(SType a, SType b, Expr::Op op) {
+  static Status Incompatible(const Typed& left, const Typed& right, Expr::Op op) {
     static constexpr const char* kNames[] = {"eq", "ne", "gt", "ge", "lt", "le"};
-    return Invalid(Cat("Operator '", kNames[static_cast<int>(op)], "' is not compatible with operand types ",
-                       TypeName(a), " and ", TypeName(b)));
+    const char* name = kNames[static_cast<int>(op)];
+    return Invalid(Cat("Operator '", name, "' is not compatible with operand types ", TypeName(left.type), " and ",
+                       TypeName(right.type), " in '", Describe(*left.expr), " ", name, " ", Describe(*right.expr),
+                       "'"));
   }
 
   static Status RequireBool(const Typed& t, std::string_view op) {
@@ -779,7 +783,8 @@ class Parser {
         Typed arg;
         WARD_ASSIGN_OR_RETURN(arg, ParseComparisonOperand());
         if (arg.type != SType::kString) {
-          return Err(Invalid(Cat("Function '", fn, "' requires Edm.String arguments, got ", TypeName(arg.type))));
+          return Err(Invalid(Cat("Function '", fn, "' requires Edm.String arguments, got ", TypeName(arg.type), " (",
+                                 Describe(*arg.expr), ")")));
         }
         node->children.push_back(std::move(arg.expr));
         if (cur_.kind != Tok::kComma) break;

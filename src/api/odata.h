@@ -7,7 +7,8 @@
 // strings ('' escapes a quote), integers, decimals, true/false/null, GUIDs, and unquoted datetimes
 // (2019-11-22T00:00:00Z, 2019-11-22T00:00:00.123Z, 2018-08-01Z, 2018-08-01). Property names are
 // matched case-insensitively against an EntitySchema and normalised to the schema's spelling.
-// '+' in the raw query means space. Every error is InvalidArgument; callers answer 400 ODataError.
+// '+' in the raw query means space. Every error is InvalidArgument whose message names the offending
+// property, literal, option or token; callers answer 400 ODataError.
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -133,4 +133,17 @@ Router::Outcome Router::Dispatch(Request& req, Response& res) const {
   return Outcome::kHandled;
 }
 
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const Route& route : routes_) {
+    RouteInfo info{route.method, route.pattern, {}};
+    for (const Segment& seg : route.segments) {
+      if (!seg.capture.empty()) info.captures.push_back(seg.capture);
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 }  // namespace ward::http

@@ -22,6 +22,18 @@ class Router {
   // On kNotFound/kMethodNotAllowed the response is untouched.
   Outcome Dispatch(Request& req, Response& res) const;
 
+  // A registered route as data, for generated documents (OpenAPI). Captures are the `{name}`s of
+  // the pattern in path order.
+  struct RouteInfo {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> captures;
+  };
+  // Every route in registration order (the order Dispatch tries them). Read-only, so it is as
+  // thread-safe as Dispatch once the router is built.
+  std::vector<RouteInfo> Routes() const;
+  size_t size() const { return routes_.size(); }
+
  private:
   struct Segment {
     std::string prefix;   // literal text (lower-cased) or the text before a capture

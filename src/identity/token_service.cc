@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/crypto.h"
+#include "common/markup.h"
 #include "identity/password.h"
 #include "rbac/permissions.h"
 
@@ -54,21 +55,6 @@ std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
 
 bool IsOidcScope(std::string_view s) {
   return s == "openid" || s == "profile" || s == "offline_access" || s == "email";
-}
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 std::string UrlEncode(std::string_view s) {
@@ -650,11 +636,11 @@ OAuthReply TokenService::AuthorizePage(std::string_view tenant_segment, const Fo
                                  "code_challenge_method", "nonce", "response_mode", "resource"}) {
     std::string_view v = FormGet(query, field);
     if (v.empty()) continue;
-    page += "<input type=\"hidden\" name=\"" + std::string(field) + "\" value=\"" + HtmlEscape(v) + "\">";
+    page += "<input type=\"hidden\" name=\"" + std::string(field) + "\" value=\"" + EscapeMarkup(v) + "\">";
   }
   page += "<input type=\"hidden\" name=\"response_type\" value=\"code\">"
           "<label>User name<input name=\"username\" autocomplete=\"username\" value=\"" +
-          HtmlEscape(FormGet(query, "login_hint")) +
+          EscapeMarkup(FormGet(query, "login_hint")) +
           "\"></label><label>Password<input name=\"password\" type=\"password\" "
           "autocomplete=\"current-password\"></label><button type=\"submit\">Sign in</button></form></body></html>";
   OAuthReply reply{200, "text/html; charset=utf-8", std::move(page), {}};
@@ -663,7 +649,7 @@ OAuthReply TokenService::AuthorizePage(std::string_view tenant_segment, const Fo
 
 OAuthReply TokenService::AuthorizeSubmit(std::string_view tenant_segment, const Form& form) {
   auto html_error = [](int status, std::string_view msg) {
-    return OAuthReply{status, "text/html; charset=utf-8", "<!doctype html><p>" + HtmlEscape(msg) + "</p>", {}};
+    return OAuthReply{status, "text/html; charset=utf-8", "<!doctype html><p>" + EscapeMarkup(msg) + "</p>", {}};
   };
   std::string username(FormGet(form, "username"));
   std::string password(FormGet(form, "password"));
@@ -699,7 +685,7 @@ OAuthReply TokenService::AuthorizeSubmit(std::string_view tenant_segment, const 
     std::string alert = checked.error().code() == StatusCode::kFailedPrecondition
                             ? checked.error().message()
                             : "Your account or password is incorrect.";
-    page.body.insert(page.body.find("<form"), "<p role=\"alert\">" + HtmlEscape(alert) + "</p>");
+    page.body.insert(page.body.find("<form"), "<p role=\"alert\">" + EscapeMarkup(alert) + "</p>");
     return page;
   }
   user = *checked;

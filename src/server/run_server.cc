@@ -142,6 +142,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterMachineRoutes(api);
   api::RegisterAuditRoutes(api);
   api::RegisterSensorRoutes(api);
+  api::RegisterMetadataRoutes(api);  // last: its $metadata/openapi.json describe all the groups above
 
   // Block the signals in every thread; the main thread waits for them below.
   sigset_t signals;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "api/entities.h"
+#include "state/records.h"
+
 #include <string>
 #include <vector>
 
@@ -462,6 +465,162 @@ TEST(ODataApply, FilterOrderSkipTop) {
   v = machines;
   Apply(*q, Machines(), v);
   EXPECT_TRUE(v.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// $filter against the real Machines entity set (api/entities.h) and MDE-shaped machine JSON
+
+// Four machines rendered by MachineJson, as GET /api/machines answers them. `now` puts web-02 and
+// O'Brien-pc more than 7 days in the past, so their healthStatus is Inactive.
+constexpr int64_t kNowMs = 1574424000000;  // 2019-11-22T12:00:00Z
+
+json::Value MdeMachine(std::string name, std::string last_seen, std::vector<std::string> tags, std::string risk,
+                       int64_t group, std::string ip = "", std::string device_value = "Normal") {
+  state::Machine m;
+  m.id = name + "-id";
+  m.computer_dns_name = name;
+  m.os_platform = "Linux";
+  m.os_build = 6;
+  m.tags = std::move(tags);
+  m.rbac_group_id = group;
+  m.last_ip_address = std::move(ip);
+  m.device_value = std::move(device_value);
+  m.first_seen_ms = m.last_seen_ms = m.last_event_ms = *ParseDateTimeMs(last_seen);
+  return api::MachineJson(m, {}, kNowMs, api::AlertDerived{risk, "Low"});
+}
+
+std::vector<json::Value> MdeMachines() {
+  return {
+      MdeMachine("web-01.contoso.com", "2019-11-22T10:00:00Z", {"Prod", "EU"}, "High", 3, "10.0.0.1", "High"),
+      MdeMachine("web-02.contoso.com", "2018-07-30T00:00:00Z", {"Test"}, "Low", 1),
+      MdeMachine("db-01.fabrikam.com", "2019-11-21T23:59:59.999Z", {}, "Medium", 2),
+      MdeMachine("O'Brien-pc", "2018-08-01T00:00:00.001Z", {"prod"}, "None", 2),
+  };
+}
+
+// The filter as a client puts it in a URL: '+' for spaces, so a literal '+' must be %2B.
+std::string AsQuery(std::string_view filter) {
+  std::string q = "$filter=";
+  for (char c : filter) {
+    if (c == '+') q += "%2B";
+    else if (c == ' ') q += '+';
+    else q += c;
+  }
+  return q;
+}
+
+TEST(ODataMachineFilter, Table) {
+  const std::string w1 = "web-01.contoso.com", w2 = "web-02.contoso.com", db = "db-01.fabrikam.com", ob = "O'Brien-pc";
+  struct Case {
+    std::string filter;
+    Names want;
+  };
+  const Case cases[] = {
+      {"healthStatus eq 'Active'", {w1, db}},
+      {"healthStatus ne 'Active'", {w2, ob}},
+      {"rbacGroupId gt 2", {w1}},
+      {"rbacGroupId ge 2", {w1, db, ob}},
+      {"rbacGroupId lt 2", {w2}},
+      {"rbacGroupId le 2", {w2, db, ob}},
+      {"riskScore eq 'High'", {w1}},  // quoted enum
+      {"riskScore eq 'high'", {}},     // enum values are case-sensitive
+      {"HealthStatus eq 'Active'", {w1, db}},  // property names are not
+      {"RISKSCORE eq 'Low'", {w2}},
+      {"healthStatus eq 'Active' and riskScore eq 'Medium'", {db}},
+      {"riskScore eq 'High' or riskScore eq 'Low'", {w1, w2}},
+      {"not (healthStatus eq 'Active')", {w2, ob}},
+      {"not healthStatus eq 'Active'", {w2, ob}},
+      {"riskScore eq 'Low' or healthStatus eq 'Active' and rbacGroupId eq 2", {w2, db}},  // and binds tighter
+      {"(riskScore eq 'Low' or healthStatus eq 'Active') and rbacGroupId eq 2", {db}},
+      {"((rbacGroupId eq 1) or (rbacGroupId eq 3)) and not (riskScore eq 'Low')", {w1}},
+      {"riskScore in ('High','None')", {w1, ob}},
+      {"computerDnsName in ('web-02.contoso.com', 'nope')", {w2}},
+      {"not (rbacGroupId in (1, 3))", {db, ob}},
+      {"startswith(computerDnsName,'web-')", {w1, w2}},
+      {"endswith(computerDnsName, '.fabrikam.com')", {db}},
+      {"contains(computerDnsName,'Brien')", {ob}},
+      {"startswith(tolower(computerDnsName),'o''brien')", {ob}},
+      {"machineTags/any(t: t eq 'Prod')", {w1}},
+      {"machineTags/any(t: t eq 'x')", {}},
+      {"machineTags/any(tag: startswith(tag, 'p'))", {ob}},
+      {"machineTags/any()", {w1, w2, ob}},
+      {"lastSeen gt 2018-08-01Z", {w1, db, ob}},  // ob was seen 1 ms after midnight
+      {"lastSeen lt 2018-08-01Z", {w2}},
+      {"lastSeen ge 2019-11-22T00:00:00Z", {w1}},
+      {"lastSeen le 2019-11-21T23:59:59.999Z", {w2, db, ob}},
+      {"lastSeen gt 2019-11-22T11:00:00+02:00", {w1}},  // 09:00Z
+      {"lastSeen ge '2019-11-22T00:00:00Z'", {w1}},
+      {"osPlatform eq 'Linux' and deviceValue eq 'High'", {w1}},
+      {"lastIpAddress eq '10.0.0.1'", {w1}},
+      {"lastIpAddress eq null", {w2, db, ob}},
+      {"aadDeviceId eq null and onboardingStatus eq 'Onboarded'", {w1, w2, db, ob}},
+  };
+  const std::vector<json::Value> machines = MdeMachines();
+  for (const Case& c : cases) {
+    EXPECT_EQ(Matching(c.filter, machines, api::MachineSchema()), c.want) << c.filter;
+    // The same filter through the query string, with '+' as space.
+    auto q = ParseQuery(AsQuery(c.filter), api::MachineSchema());
+    ASSERT_TRUE(q.has_value()) << AsQuery(c.filter) << ": " << q.error().message();
+    std::vector<json::Value> kept = machines;
+    Apply(*q, api::MachineSchema(), kept);
+    Names got;
+    for (const json::Value& m : kept) got.push_back(*m.GetString("computerDnsName"));
+    EXPECT_EQ(got, c.want) << AsQuery(c.filter);
+  }
+}
+
+TEST(ODataMachineFilter, ErrorsNameTheOffendingPart) {
+  struct Case {
+    std::string query;
+    std::string named;  // must appear in the message
+  };
+  const Case cases[] = {
+      // Unknown and non-filterable properties.
+      {"$filter=nosuchProperty eq 'x'", "nosuchProperty"},
+      {"$filter=osBuild eq 6", "osBuild"},
+      {"$filter=firstSeen gt 2019-01-01Z", "firstSeen"},
+      {"$filter=isAadJoined eq false", "isAadJoined"},
+      {"$filter=startswith(agentVersion,'1')", "agentVersion"},
+      {"$filter=machineTags/any(t: t eq 'x') and osVersion eq '12'", "osVersion"},
+      {"$filter=riskScore eq High", "High"},  // an unquoted enum is read as a property name
+      // Literals of the wrong type.
+      {"$filter=computerDnsName eq 5", "computerDnsName eq 5"},
+      {"$filter=rbacGroupId eq 'three'", "rbacGroupId eq 'three'"},
+      {"$filter=rbacGroupId eq 2019-11-22T00:00:00Z", "rbacGroupId"},
+      {"$filter=lastSeen gt 'yesterday'", "lastSeen gt 'yesterday'"},
+      {"$filter=lastSeen gt 42", "lastSeen gt 42"},
+      {"$filter=healthStatus eq 2019-11-22T00:00:00Z", "healthStatus"},
+      {"$filter=healthStatus eq true", "healthStatus"},
+      {"$filter=machineTags/any(t: t eq 5)", "t eq 5"},
+      {"$filter=rbacGroupId in (1, 'x')", "'x'"},
+      {"$filter=startswith(rbacGroupId,'1')", "rbacGroupId"},
+      {"$filter=lastSeen gt 2019-13-01", "2019-13-01"},
+      // Paging limits and other options.
+      {"$top=10001", "10001"},
+      {"$orderby=machineTags", "machineTags"},
+      {"$select=id,nosuch", "nosuch"},
+      // Malformed expressions.
+      {"$filter=(healthStatus eq 'Active'", "end of $filter"},
+      {"$filter=healthStatus eq 'Active')", "')'"},
+      {"$filter=healthStatus eq", "end of $filter"},
+      {"$filter=healthStatus 'Active'", "'Active'"},
+      {"$filter=healthStatus eq 'Active' and", "end of $filter"},
+      {"$filter=healthStatus eq 'Active' or or riskScore eq 'High'", "'or'"},
+      {"$filter=healthStatus eq 'Active", "Unterminated string"},
+      {"$filter=foo(computerDnsName,'x')", "foo"},
+      {"$filter=startswith(computerDnsName)", "startswith"},
+      {"$filter=riskScore in ()", "')'"},
+      {"$filter=computerDnsName", "boolean"},
+      {"$filter=machineTags/every(t: t eq 'x')", "every"},
+      {"$filter=healthStatus eq \"Active\"", "position"},
+  };
+  for (const Case& c : cases) {
+    auto q = ParseQuery(c.query, api::MachineSchema());
+    ASSERT_FALSE(q.has_value()) << "accepted: " << c.query;
+    EXPECT_EQ(q.error().code(), StatusCode::kInvalidArgument) << c.query;
+    EXPECT_NE(q.error().message().find(c.named), std::string::npos)
+        << c.query << " -> " << q.error().message() << " (should name " << c.named << ")";
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -154,5 +154,36 @@ TEST_F(RouterTest, MultipleCaptures) {
   EXPECT_EQ(req_.PathParam("y"), "2");
 }
 
+TEST_F(RouterTest, DollarSegmentsAreLiterals) {
+  // OData's $metadata and $count are plain literal segments, matched case-insensitively.
+  Route("GET", "/api/$metadata", "metadata");
+  Route("GET", "/api/machines/{id}/alerts/$count", "count");
+  Route("GET", "/api/machines/{id}/alerts", "alerts");
+  EXPECT_EQ(Go("GET", "/api/$Metadata"), Router::Outcome::kHandled);
+  EXPECT_EQ(last_, "metadata");
+  EXPECT_EQ(Go("GET", "/api/metadata"), Router::Outcome::kNotFound);
+  EXPECT_EQ(Go("GET", "/api/machines/m1/alerts/$count"), Router::Outcome::kHandled);
+  EXPECT_EQ(last_, "count");
+  EXPECT_EQ(req_.PathParam("id"), "m1");
+  EXPECT_EQ(Go("GET", "/api/machines/m1/alerts"), Router::Outcome::kHandled);
+  EXPECT_EQ(last_, "alerts");
+}
+
+TEST_F(RouterTest, RoutesAreEnumeratedInRegistrationOrder) {
+  EXPECT_TRUE(router_.Routes().empty());
+  Route("get", "/api/machines/{id}", "get");
+  Route("POST", "/api/machines/findbyip({args})/x/{y}", "find");
+  Route("GET", "/api/$metadata", "metadata");
+  auto routes = router_.Routes();
+  ASSERT_EQ(routes.size(), 3u);
+  EXPECT_EQ(routes[0].method, "GET");
+  EXPECT_EQ(routes[0].pattern, "/api/machines/{id}");
+  EXPECT_EQ(routes[0].captures, std::vector<std::string>{"id"});
+  EXPECT_EQ(routes[1].method, "POST");
+  EXPECT_EQ(routes[1].captures, (std::vector<std::string>{"args", "y"}));
+  EXPECT_EQ(routes[2].pattern, "/api/$metadata");
+  EXPECT_TRUE(routes[2].captures.empty());
+}
+
 }  // namespace
 }  // namespace ward::http
