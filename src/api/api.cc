@@ -71,10 +71,7 @@ void Call::Fail(const Status& st, std::string_view mde_code) {
 }
 
 void Call::ODataList(const odata::EntitySchema& schema, const odata::Query& q, std::vector<json::Value> entities) {
-  odata::Query without_paging;
   // Apply filter and order first, then page here so that nextLink can be computed.
-  int64_t skip = q.skip;
-  int64_t top = q.top.value_or(10000);
   odata::Query fo;
   fo.orderby = q.orderby;
   if (q.filter) {
@@ -86,27 +83,35 @@ void Call::ODataList(const odata::EntitySchema& schema, const odata::Query& q, s
   }
   odata::Apply(fo, schema, entities);
   size_t total = entities.size();
-  size_t begin = std::min<size_t>(static_cast<size_t>(skip), total);
-  size_t end = std::min<size_t>(begin + static_cast<size_t>(top), total);
+  size_t begin = std::min<size_t>(static_cast<size_t>(q.skip), total);
+  size_t end = std::min<size_t>(begin + static_cast<size_t>(q.top.value_or(10000)), total);
+  std::vector<const json::Value*> page;
+  page.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) page.push_back(&entities[i]);
+  ODataPage(schema, q, page, total, end < total);
+}
+
+void Call::ODataPage(const odata::EntitySchema& schema, const odata::Query& q, const std::vector<const json::Value*>& page,
+                     std::optional<size_t> total, bool more) {
   json::Writer w;
   w.StartObject();
   w.KV("@odata.context", BaseUrl() + "/api/$metadata#" + schema.entity_set);
-  if (q.count) w.KV("@odata.count", static_cast<int64_t>(total));
+  if (q.count && total) w.KV("@odata.count", static_cast<int64_t>(*total));
   w.Key("value").StartArray();
-  for (size_t i = begin; i < end; ++i) {
+  for (const json::Value* entity : page) {
     if (q.select.empty()) {
-      w.Val(entities[i]);
+      w.Val(*entity);
       continue;
     }
     w.StartObject();
     for (const std::string& prop : q.select) {
-      const json::Value* v = entities[i].Find(prop);
+      const json::Value* v = entity->Find(prop);
       w.Key(prop).Val(v ? *v : json::Value());
     }
     w.EndObject();
   }
   w.EndArray();
-  if (end < total) {
+  if (more) {
     // Keep the caller's other options and move $skip forward.
     std::string next = BaseUrl() + req.path + "?";
     std::string kept;
@@ -121,7 +126,7 @@ void Call::ODataList(const odata::EntitySchema& schema, const odata::Query& q, s
       }
       pos = amp + 1;
     }
-    next += kept + "$skip=" + std::to_string(end);
+    next += kept + "$skip=" + std::to_string(q.skip + static_cast<int64_t>(page.size()));
     w.KV("@odata.nextLink", next);
   }
   w.EndObject();

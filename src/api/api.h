@@ -5,6 +5,7 @@
 // Every error leaves in MDE's envelope. Handlers are plain functions over a Call.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,10 @@ class Call {
   void Fail(const Status& st, std::string_view mde_code = "");
   // {"@odata.context": ".../$metadata#<set>", "value": [...], "@odata.nextLink"?}
   void ODataList(const odata::EntitySchema& schema, const odata::Query& q, std::vector<json::Value> entities);
+  // Writes one page that the caller already filtered, ordered and cut to [$skip, $skip + $top):
+  // `total` is the filtered count (for $count=true; may be unknown), `more` whether a next page exists.
+  void ODataPage(const odata::EntitySchema& schema, const odata::Query& q, const std::vector<const json::Value*>& page,
+                 std::optional<size_t> total, bool more);
   // A `$count` path segment: the number of entities matching $filter, as a bare integer in text/plain
   // (OData v4: $top, $skip and $orderby do not affect it).
   void ODataCount(const odata::EntitySchema& schema, const odata::Query& q, std::vector<json::Value> entities);
@@ -114,6 +119,8 @@ void RegisterIdentityRoutes(Api& api);     // oauth_routes.cc
 void RegisterOperationalRoutes(Api& api);  // healthz, readyz, metrics
 void RegisterManagementRoutes(Api& api);   // management_routes.cc
 void RegisterMachineRoutes(Api& api);      // machine_routes.cc
+void RegisterEntityRoutes(Api& api);       // entity_routes.cc: files, IPs, domains, users
+void RegisterAlertRoutes(Api& api);        // alert_routes.cc: alerts, machine actions and indicators (read)
 void RegisterAuditRoutes(Api& api);        // audit_routes.cc
 void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding
 // metadata_routes.cc: /api/$metadata, /api (service document), /api/openapi.json. Register it last:
