@@ -77,4 +77,50 @@ void RespondAlerts(Call& call, const CallerView& view, std::vector<const state::
 // Writes an OData collection of machines.
 void RespondMachines(Call& call, const CallerView& view, std::vector<const state::Machine*> machines);
 
+// ---- Files, IPs, domains and users (entity_routes.cc) ----
+
+namespace requirements {
+// Two reads that MDE documents with ReadWrite permissions only (mde-api.md §3.5): apps and scopes
+// need the ReadWrite permission, users the portal's View data like every other read.
+const rbac::Requirement& ReadAlertsWithReadWrite();    // GET /api/domains/{domain}/alerts
+const rbac::Requirement& ReadMachinesWithReadWrite();  // GET /api/users/{name}/machines
+}  // namespace requirements
+
+// Distinct devices and first/last sighting over some events; ticks are 0 when nothing was seen.
+struct Prevalence {
+  int64_t devices = 0;
+  int64_t first_ticks = 0, last_ticks = 0;
+};
+
+// What Ward's telemetry knows of one file. "" / nullopt = unknown (rendered as null).
+struct FileFacts {
+  std::string sha1, sha256, md5;
+  std::optional<int64_t> size;
+  std::string file_name;  // the most frequent name; fileType and isPeFile follow its extension
+  std::string publisher, product_name;
+  std::string signer, issuer, signer_hash;
+  bool certificate_trusted = false;
+  // Over the whole tenant: Ward's "global" view. Only for callers who see every device, so that
+  // nobody learns counts from outside their device groups.
+  std::optional<Prevalence> global;
+};
+
+json::Value FileJson(const FileFacts& f);
+json::Value InOrgFileStatsJson(std::string_view sha1, const Prevalence& org, const std::optional<Prevalence>& global,
+                               const std::vector<std::string>& top_file_names);
+json::Value InOrgIpStatsJson(std::string_view ip, const Prevalence& org);
+json::Value InOrgDomainStatsJson(std::string_view host, const Prevalence& org);
+
+// One account as the User entity describes it, from successful logons (DeviceLogonEvents).
+struct LogonUser {
+  std::string account_name, account_domain, account_sid;
+  int64_t first_ticks = 0, last_ticks = 0;
+  std::string most_prevalent_machine_id, least_prevalent_machine_id;
+  std::vector<std::string> logon_types;  // distinct, sorted
+  int64_t machines = 0;
+};
+// The MDE "Users" entity set (User entity, mde-api.md §4).
+const odata::EntitySchema& LogonUserSchema();
+json::Value LogonUserJson(const LogonUser& u);
+
 }  // namespace ward::api

@@ -140,6 +140,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterIdentityRoutes(api);
   api::RegisterManagementRoutes(api);
   api::RegisterMachineRoutes(api);
+  api::RegisterEntityRoutes(api);
   api::RegisterAlertRoutes(api);
   api::RegisterAuditRoutes(api);
   api::RegisterSensorRoutes(api);
