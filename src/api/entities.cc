@@ -341,7 +341,6 @@ json::Value IndicatorJson(const state::Indicator& i) {
   v.AppendMember("rbacGroupNames", state::StringArray(i.rbac_group_names));
   v.AppendMember("rbacGroupIds", state::StringArray(i.rbac_group_ids));
   v.AppendMember("generateAlert", i.generate_alert);
-  v.AppendMember("educateUrl", OptStr(i.educate_url));
   return v;
 }
 
@@ -365,8 +364,7 @@ std::string CallerView::GroupNameOfMachine(std::string_view machine_id) const {
   return m ? GroupName(*m) : "";
 }
 
-namespace {
-AlertDerived DeriveFrom(const std::vector<state::Alert>& alerts, std::string_view machine_id) {
+AlertDerived DeriveFromAlerts(const std::vector<state::Alert>& alerts, std::string_view machine_id) {
   int worst = 0;
   for (const state::Alert& a : alerts) {
     if (a.machine_id != machine_id || a.status == "Resolved") continue;
@@ -380,13 +378,12 @@ AlertDerived DeriveFrom(const std::vector<state::Alert>& alerts, std::string_vie
   d.exposure_level = worst == 0 ? "None" : worst <= 2 ? "Low" : worst == 3 ? "Medium" : "High";
   return d;
 }
-}  // namespace
 
-AlertDerived CallerView::DerivedFor(std::string_view machine_id) const { return DeriveFrom(alerts, machine_id); }
+AlertDerived CallerView::DerivedFor(std::string_view machine_id) const { return DeriveFromAlerts(alerts, machine_id); }
 
 Result<AlertDerived> DeriveForMachine(Call& call, std::string_view machine_id) {
   WARD_ASSIGN_OR_RETURN(std::vector<state::Alert> alerts, state::Repo<state::Alert>(call.services.store).List(call.tenant()));
-  return DeriveFrom(alerts, machine_id);
+  return DeriveFromAlerts(alerts, machine_id);
 }
 
 Result<CallerView> LoadCallerView(Call& call, bool with_alerts) {

@@ -61,6 +61,8 @@ struct CallerView {
   std::string GroupNameOfMachine(std::string_view machine_id) const;
   AlertDerived DerivedFor(std::string_view machine_id) const;
 };
+// riskScore and exposureLevel from a machine's alerts (the open ones count).
+AlertDerived DeriveFromAlerts(const std::vector<state::Alert>& alerts, std::string_view machine_id);
 // riskScore and exposureLevel of one machine, from its alerts.
 Result<AlertDerived> DeriveForMachine(Call& call, std::string_view machine_id);
 // with_alerts = false skips loading alerts (machine lists that need only riskScore still need them).
