@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "api/entities.h"
+#include "api/validators.h"
 #include "common/crypto.h"
 #include "common/time.h"
 
@@ -28,15 +29,6 @@ std::string NewAlertId() {
   n %= 10'000'000'000ull;
   std::string digits = std::to_string(n);
   return "da" + std::to_string(NowTicks() + 621'355'968'000'000'000) + "_" + std::string(10 - digits.size(), '0') + digits;
-}
-
-// Host of a URL or of a bare host name: "https://a.b.com:443/x" → "a.b.com".
-std::string HostOf(std::string_view url) {
-  size_t scheme = url.find("://");
-  if (scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
-  size_t end = url.find_first_of("/:?#");
-  if (end != std::string_view::npos) url = url.substr(0, end);
-  return state::LowerAscii(url);
 }
 
 // ---- evidence from a stored event ---------------------------------------------------------------
@@ -332,7 +324,7 @@ void RegisterAlertRoutes(Api& api) {
     std::set<std::string> seen;
     for (const state::AlertEvidence& e : a->evidence) {
       if (e.url.empty()) continue;
-      std::string host = HostOf(e.url);
+      std::string host = UrlHost(e.url);
       if (host.empty() || !seen.insert(host).second) continue;
       json::Value v = json::Value::Object();
       v.AppendMember("host", host);

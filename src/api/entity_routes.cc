@@ -558,24 +558,11 @@ void UserRoutes(Api& api) {
   });
 }
 
-// The accounts that logged on to one device, each described over all of the caller's devices.
-Status CollectLogonUsers(Call& call, const EventScope& scope, const state::Machine& device, std::vector<LogonUser>* out) {
+// Describes accounts over every device the caller sees, from successful logons: those named `names`
+// (lower-case), and when `keys` is given only those "domain\\name" keys.
+Status DescribeAccounts(Call& call, const EventScope& scope, const std::unordered_set<std::string>& names,
+                        const std::unordered_set<std::string>* keys, std::vector<LogonUser>* out) {
   auto key_of = [](std::string_view domain, std::string_view name) { return Lower(domain) + "\\" + Lower(name); };
-  // 1: who logged on here.
-  std::unordered_set<std::string> keys;
-  std::unordered_set<std::string> names;  // lower-case
-  {
-    enum Col { kName, kDomain };
-    static const std::vector<std::string> kColumns = {"AccountName", "AccountDomain"};
-    WARD_RETURN_IF_ERROR(ScanEvents(call, scope, "DeviceLogonEvents", kColumns,
-                                    {{"DeviceId", Predicate::Op::kEquals, {device.id}}, SuccessfulLogons()},
-                                    std::nullopt, [&](const Rows& rows, size_t r) {
-                                      if (rows.Str(kName, r).empty()) return;
-                                      keys.insert(key_of(rows.Str(kDomain, r), rows.Str(kName, r)));
-                                      names.insert(Lower(rows.Str(kName, r)));
-                                    }));
-  }
-  if (keys.empty()) return Status::Ok();
   // 2: their logons on every device the caller sees.
   struct Account {
     LogonUser user;
@@ -596,7 +583,7 @@ Status CollectLogonUsers(Call& call, const EventScope& scope, const state::Machi
       [&](const Rows& rows, size_t r) {
         std::string_view device_id = rows.Str(kDevice, r);
         std::string key = key_of(rows.Str(kDomain, r), rows.Str(kName, r));
-        if (!scope.Visible(device_id) || !keys.count(key)) return;
+        if (!scope.Visible(device_id) || (keys && !keys->count(key)) || !names.count(Lower(rows.Str(kName, r)))) return;
         Account& a = accounts[key];
         int64_t ts = rows.Int(kTs, r).value_or(0);
         LogonUser& u = a.user;
@@ -635,6 +622,27 @@ Status CollectLogonUsers(Call& call, const EventScope& scope, const state::Machi
   return Status::Ok();
 }
 
+// The accounts that logged on to one device, each described over all of the caller's devices.
+Status CollectLogonUsers(Call& call, const EventScope& scope, const state::Machine& device, std::vector<LogonUser>* out) {
+  auto key_of = [](std::string_view domain, std::string_view name) { return Lower(domain) + "\\" + Lower(name); };
+  // 1: who logged on here.
+  std::unordered_set<std::string> keys;
+  std::unordered_set<std::string> names;  // lower-case
+  {
+    enum Col { kName, kDomain };
+    static const std::vector<std::string> kColumns = {"AccountName", "AccountDomain"};
+    WARD_RETURN_IF_ERROR(ScanEvents(call, scope, "DeviceLogonEvents", kColumns,
+                                    {{"DeviceId", Predicate::Op::kEquals, {device.id}}, SuccessfulLogons()},
+                                    std::nullopt, [&](const Rows& rows, size_t r) {
+                                      if (rows.Str(kName, r).empty()) return;
+                                      keys.insert(key_of(rows.Str(kDomain, r), rows.Str(kName, r)));
+                                      names.insert(Lower(rows.Str(kName, r)));
+                                    }));
+  }
+  if (keys.empty()) return Status::Ok();
+  return DescribeAccounts(call, scope, names, &keys, out);
+}
+
 void LogonUserRoutes(Api& api) {
   api.Add("GET", "/api/machines/{id}/logonusers", [](Call& call) {
     auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadUsers());
@@ -652,9 +660,65 @@ void LogonUserRoutes(Api& api) {
   });
 }
 
+// An alert's related files and user (mde-api.md §3.1), described from the event store like the
+// /api/files and /api/machines/{id}/logonusers routes.
+void AlertRelationRoutes(Api& api) {
+  api.Add("GET", "/api/alerts/{id}/files", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadFiles()); !st.ok()) return call.Fail(st);
+    auto alert = FindAlertForCaller(call, call.req.PathParam("id"), requirements::ReadFiles());
+    if (!alert) return call.Fail(alert.error());
+    auto scope = LoadEventScope(call, false);
+    if (!scope) return call.Fail(scope.error());
+    json::Writer w;
+    w.StartObject().KV("@odata.context", call.BaseUrl() + "/api/$metadata#Files").Key("value").StartArray();
+    StringSet seen;
+    for (const state::AlertEvidence& e : alert->evidence) {
+      std::string key = !e.sha1.empty() ? e.sha1 : e.sha256;
+      if (key.empty() || seen.count(Lower(key))) continue;
+      seen.insert(Lower(key));
+      auto hash = ParseFileHash(key);
+      if (!hash) continue;
+      FileScan scan;
+      if (Status st = ScanFile(call, *scope, *hash, std::nullopt, &scan); !st.ok()) return call.Fail(st);
+      FileFacts& f = scan.facts;
+      // What the evidence itself says fills what the store no longer holds.
+      if (f.sha1.empty()) f.sha1 = Lower(e.sha1);
+      if (f.sha256.empty()) f.sha256 = Lower(e.sha256);
+      if (f.file_name.empty()) f.file_name = e.file_name;
+      if (Status st = ScanCertificate(call, *scope, &f); !st.ok()) return call.Fail(st);
+      w.Val(FileJson(f));
+    }
+    w.EndArray().EndObject();
+    call.Json(200, w.Take());
+  });
+  api.Add("GET", "/api/alerts/{id}/user", [](Call& call) {
+    if (Status st = call.Require(requirements::ReadUsers()); !st.ok()) return call.Fail(st);
+    auto alert = FindAlertForCaller(call, call.req.PathParam("id"), requirements::ReadUsers());
+    if (!alert) return call.Fail(alert.error());
+    if (alert->related_user_name.empty()) return call.Fail(NotFound("Alert " + alert->id + " has no related user"));
+    auto scope = LoadEventScope(call, false);
+    if (!scope) return call.Fail(scope.error());
+    std::unordered_set<std::string> names = {Lower(alert->related_user_name)};
+    std::unordered_set<std::string> keys = {Lower(alert->related_user_domain) + "\\" + Lower(alert->related_user_name)};
+    std::vector<LogonUser> users;
+    Status st = DescribeAccounts(call, *scope, names, alert->related_user_domain.empty() ? nullptr : &keys, &users);
+    if (!st.ok()) return call.Fail(st);
+    LogonUser u;
+    if (!users.empty()) {
+      u = std::move(users.front());
+    } else {
+      // Known from the alert only (no successful logon on a visible device).
+      u.account_name = alert->related_user_name;
+      u.account_domain = alert->related_user_domain;
+    }
+    call.ODataEntity("Users", LogonUserJson(u));
+  });
+}
+
 }  // namespace
 
 void RegisterEntityRoutes(Api& api) {
+  AlertRelationRoutes(api);
   FileRoutes(api);
   IpRoutes(api);
   DomainRoutes(api);

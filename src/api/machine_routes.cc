@@ -509,6 +509,20 @@ void RegisterMachineRoutes(Api& api) {
     }
     RespondAlerts(call, *view, std::move(alerts));
   });
+  // "/alerts/$count?$filter=status ne 'Resolved'" → a bare integer.
+  api.Add("GET", "/api/machines/{id}/alerts/$count", [](Call& call) {
+    auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadAlerts());
+    if (!m) return call.Fail(m.error());
+    auto q = call.ODataQuery(AlertSchema());
+    if (!q) return call.Fail(q.error(), "ODataError");
+    auto view = LoadCallerView(call);
+    if (!view) return call.Fail(view.error());
+    std::vector<json::Value> alerts;
+    for (const state::Alert& a : view->alerts) {
+      if (a.machine_id == m->id) alerts.push_back(AlertJson(a, view->GroupName(*m), false));
+    }
+    call.ODataCount(AlertSchema(), *q, std::move(alerts));
+  });
   // Ward extension: the device timeline (the portal's device page), newest first.
   api.Add("GET", "/api/machines/{id}/timeline", [](Call& call) {
     auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadMachines());

@@ -121,6 +121,16 @@ def test_alert_by_reference_with_evidence_and_related_entities(ward, admin_token
     assert_mde_error(ward.get("/api/alerts?$expand=machine", admin_token), 400, "ODataError")
     on_device = ward.get(f"/api/machines/{a.device_id}/alerts", admin_token).json()["value"]
     assert [x["id"] for x in on_device] == [alert["id"]]
+    count = ward.get(f"/api/machines/{a.device_id}/alerts/$count?$filter=status ne 'Resolved'", admin_token)
+    assert count.status_code == 200 and count.text == "1", count.text
+    assert ward.get(f"/api/machines/{a.device_id}/alerts/$count?$filter=status eq 'Resolved'", admin_token).text == "0"
+    files = ward.get(f"/api/alerts/{alert['id']}/files", admin_token).json()
+    assert files["@odata.context"].endswith("#Files")
+    assert [f["sha1"] for f in files["value"]] == [env["sha1"]]
+    assert files["value"][0]["sha256"] == env["proc"]["SHA256"] and files["value"][0]["globalPrevalence"] == 1
+    user = ward.get(f"/api/alerts/{alert['id']}/user", admin_token).json()
+    assert user["@odata.context"].endswith("#Users/$entity")
+    assert user["accountName"] == "alice" and user["accountDomain"] == "corp"
 
 
 def test_create_alert_by_reference_bad_input(ward, admin_token, env):
