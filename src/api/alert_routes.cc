@@ -8,7 +8,9 @@
 #include "api/entities.h"
 #include "api/validators.h"
 #include "common/crypto.h"
+#include "common/log.h"
 #include "common/time.h"
+#include "detect/alert_rows.h"
 
 namespace ward::api {
 namespace {
@@ -171,6 +173,16 @@ Result<std::vector<state::AlertEvidence>> EvidenceForEvent(Call& call, const std
                       machine_id));
 }
 
+// Makes the alert huntable (AlertInfo / AlertEvidence). The alert is already stored; a log that
+// cannot take the rows is logged, not answered as a failed request.
+void AppendAlertRows(Call& call, const state::Alert& a, size_t first_evidence, bool with_info) {
+  if (!call.services.event_log) return;
+  events::RowBatch rows = detect::AlertRows(a, events::SchemaRegistry::Hunting(), NowTicks(), first_evidence, with_info);
+  if (rows.rows.empty()) return;
+  auto appended = call.services.event_log->AppendSync(events::EncodeBatch(rows));
+  if (!appended) log::Error("alert rows not appended to the event log", {{"alertId", a.id}, {"error", appended.error().message()}});
+}
+
 void CreateAlertByReference(Call& call) {
   if (Status st = call.Require(requirements::ReadWriteAlerts()); !st.ok()) return call.Fail(st);
   auto body = call.JsonBody();
@@ -226,6 +238,7 @@ void CreateAlertByReference(Call& call) {
       return Status::Ok();
     });
     if (!merged) return call.Fail(merged.error());
+    AppendAlertRows(call, *merged, merged->evidence.size() - evidence->size(), false);
     call.audit_target = "alert:" + merged->id;
     auto groups = call.services.authz.DeviceGroups(call.tenant());
     CallerView names;
@@ -254,6 +267,7 @@ void CreateAlertByReference(Call& call) {
     }
   }
   if (Status st = repo.Insert(a); !st.ok()) return call.Fail(st);
+  AppendAlertRows(call, a, 0, true);
   call.audit_target = "alert:" + a.id;
   auto groups = call.services.authz.DeviceGroups(call.tenant());
   CallerView names;

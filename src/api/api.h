@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "identity/keys.h"
 #include "identity/token_service.h"
+#include "events/event_log.h"
 #include "events/event_store.h"
 #include "ingest/ingest_service.h"
 #include "json/json.h"
@@ -34,6 +35,7 @@ struct Services {
   metrics::Registry& metrics;
   ingest::IngestService* ingest = nullptr;  // sensor telemetry; null when not wired (unit tests)
   events::EventStore* event_store = nullptr;  // telemetry for timelines (and hunting)
+  events::EventLog* event_log = nullptr;      // server-made rows (alerts) are appended here
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };

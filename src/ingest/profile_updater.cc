@@ -65,6 +65,7 @@ void ProfileUpdater::Stop() {
 }
 
 void ProfileUpdater::Fold(const events::RowBatch& batch) {
+  if (batch.device_id.empty()) return;  // the server's own rows (alerts) are no device's telemetry
   Pending& p = pending_[{batch.tenant_id, batch.device_id}];
   for (const events::Row& row : batch.rows) {
     const events::TableDef& t = registry_.table(row.table);

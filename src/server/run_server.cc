@@ -133,6 +133,7 @@ Status Serve(const ServeOptions& o) {
   api::Services services{*store, keys, tokens, authz, limiter, registry};
   services.ingest = &ingest_service;
   services.event_store = event_store.get();
+  services.event_log = event_log.get();
   services.public_url = public_url;
   if (tls) services.server_cert_sha256 = ingest::CertificateSha256FromPemFile(http_opts.tls_cert_file);
   api::Api api(services);
