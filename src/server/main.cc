@@ -27,6 +27,7 @@
 #include "rbac/permissions.h"
 #include "server/bootstrap.h"
 #include "server/config.h"
+#include "server/event_snapshot.h"
 #include "server/run_server.h"
 #include "state/sqlite_state_store.h"
 
@@ -393,25 +394,8 @@ int RunAdminCommand(state::StateStore& store, const std::string& what, const std
     // Read-only view of the telemetry store: sealed segments plus the log tail replayed in memory
     // (nothing is sealed or written, so this is safe while a server runs on the same data dir).
     const events::SchemaRegistry& schema = events::SchemaRegistry::Hunting();
-    events::FileEventLogOptions lo;
-    lo.dir = a.data_dir + "/events/log";
-    auto log = events::FileEventLog::Open(lo);
-    if (!log) return Fail(log.error());
-    events::ColumnarStoreOptions so;
-    so.dir = a.data_dir + "/events/store";
-    so.seal_rows = SIZE_MAX;
-    so.seal_age = std::chrono::hours(24 * 365);
-    auto cs = events::ColumnarStore::Open(so, schema);
+    auto cs = server::OpenEventSnapshot(a.data_dir);
     if (!cs) return Fail(cs.error());
-    for (uint64_t next = (*cs)->durable_log_offset(); next < (*log)->EndOffset();) {
-      auto records = (*log)->Read(next, 4096, 64ull << 20);
-      if (!records) return Fail(records.error());
-      if (records->empty()) break;
-      for (const auto& r : *records) {
-        if (auto batch = events::DecodeBatch(r.data, schema)) (*cs)->Append(*batch);
-        next = r.offset + 1;
-      }
-    }
     json::Value out = json::Value::Object();
     for (const events::TableDef& t : schema.tables()) {
       if (!a.name.empty() && t.name != a.name) continue;
