@@ -54,32 +54,33 @@ Result<std::string> Gzip(std::string_view in, size_t max_bytes) {
 }
 
 // Converts one JSON value to a cell of `type`; returns an error reason or "".
-std::string ToCell(const json::Value& v, events::ColumnType type, const TelemetryLimits& limits,
+std::string ToCell(const json::FieldValue& v, events::ColumnType type, const TelemetryLimits& limits,
                    events::CellValue* out) {
   using events::ColumnType;
-  if (v.is_null()) {
+  using json::Type;
+  if (v.type == Type::kNull) {
     *out = std::monostate{};
     return "";
   }
   switch (type) {
     case ColumnType::kDatetime: {
-      if (!v.is_string()) return "must be an ISO-8601 datetime string";
-      auto t = ParseIsoTicks(v.as_string());
+      if (v.type != Type::kString) return "must be an ISO-8601 datetime string";
+      auto t = ParseIsoTicks(v.text);
       if (!t) return "is not a valid ISO-8601 datetime";
       *out = *t;
       return "";
     }
     case ColumnType::kLong:
-      if (!v.is_int()) return "must be an integer";
-      *out = v.as_int();
+      if (v.type != Type::kInt) return "must be an integer";
+      *out = v.i;
       return "";
     case ColumnType::kInt:
-      if (!v.is_int() || v.as_int() < INT32_MIN || v.as_int() > INT32_MAX) return "must be a 32-bit integer";
-      *out = v.as_int();
+      if (v.type != Type::kInt || v.i < INT32_MIN || v.i > INT32_MAX) return "must be a 32-bit integer";
+      *out = v.i;
       return "";
     case ColumnType::kBool:
-      if (!v.is_bool()) return "must be true or false";
-      *out = int64_t{v.as_bool() ? 1 : 0};
+      if (v.type != Type::kBool) return "must be true or false";
+      *out = int64_t{v.b ? 1 : 0};
       return "";
     case ColumnType::kReal:
       if (!v.is_number()) return "must be a number";
@@ -88,19 +89,21 @@ std::string ToCell(const json::Value& v, events::ColumnType type, const Telemetr
     case ColumnType::kString:
       // MDE keeps JSON in string columns (AdditionalFields, LoggedOnUsers, IPAddresses ...): an object
       // or array is accepted and stored as its JSON text.
-      if (v.is_object() || v.is_array()) {
-        std::string text = v.Serialize();
-        if (text.size() > limits.max_string_bytes) return "is longer than the 32 KiB limit";
-        *out = std::move(text);
-        return "";
-      }
-      if (!v.is_string()) return "must be a string";
-      if (v.as_string().size() > limits.max_string_bytes) return "is longer than the 32 KiB limit";
-      *out = v.as_string();
+      if (v.type != Type::kString && v.type != Type::kObject && v.type != Type::kArray) return "must be a string";
+      if (v.text.size() > limits.max_string_bytes) return "is longer than the 32 KiB limit";
+      *out = std::string(v.text);
       return "";
     case ColumnType::kDynamic: {
-      // MDE keeps dynamic-looking columns as JSON text; a string is taken as that text.
-      std::string text = v.is_string() ? v.as_string() : v.Serialize();
+      // MDE keeps dynamic-looking columns as JSON text; a string is taken as that text, and scalars
+      // as their JSON spelling.
+      std::string text;
+      if (v.type == Type::kString || v.type == Type::kObject || v.type == Type::kArray) {
+        text = std::string(v.text);
+      } else if (v.type == Type::kBool) {
+        text = v.b ? "true" : "false";
+      } else {
+        text = v.type == Type::kInt ? json::Value(v.i).Serialize() : json::Value(v.d).Serialize();
+      }
       if (text.size() > limits.max_string_bytes) return "is longer than the 32 KiB limit";
       *out = std::move(text);
       return "";
@@ -109,21 +112,25 @@ std::string ToCell(const json::Value& v, events::ColumnType type, const Telemetr
   return "has an unsupported type";
 }
 
-std::string ValidateEvent(const json::Value& ev, const state::Machine& device, const events::SchemaRegistry& registry,
-                          int64_t now_ticks, const TelemetryLimits& limits, events::Row* row) {
-  if (!ev.is_object()) return "event is not a JSON object";
-  auto table_name = ev.GetString("$table");
-  if (!table_name) return "\"$table\" is missing";
-  const events::TableDef* table = registry.Find(*table_name);
-  if (!table) return "unknown table '" + *table_name + "'";
+std::string ValidateEvent(const std::vector<json::Field>& fields, const state::Machine& device,
+                          const events::SchemaRegistry& registry, int64_t now_ticks, const TelemetryLimits& limits,
+                          events::Row* row) {
+  const events::TableDef* table = nullptr;
+  for (const json::Field& f : fields) {
+    if (f.key != "$table") continue;
+    if (f.value.type != json::Type::kString) return "\"$table\" must be a string";
+    table = registry.Find(f.value.text);
+    if (!table) return "unknown table '" + std::string(f.value.text) + "'";
+  }
+  if (!table) return "\"$table\" is missing";
   row->table = table->id;
   row->values.assign(table->columns.size(), std::monostate{});
-  for (const json::Member& m : ev.members()) {
-    if (m.key == "$table") continue;
-    int col = table->Find(m.key);
-    if (col < 0) return "unknown column '" + m.key + "' for table " + table->name;
-    std::string why = ToCell(m.value, table->columns[col].type, limits, &row->values[col]);
-    if (!why.empty()) return "column " + m.key + " " + why;
+  for (const json::Field& f : fields) {
+    if (f.key == "$table") continue;
+    int col = table->Find(f.key);
+    if (col < 0) return "unknown column '" + std::string(f.key) + "' for table " + table->name;
+    std::string why = ToCell(f.value, table->columns[col].type, limits, &row->values[col]);
+    if (!why.empty()) return "column " + std::string(f.key) + " " + why;
   }
   // The server, not the device, decides which device an event belongs to.
   if (int col = table->Find("DeviceId"); col >= 0) {
@@ -165,9 +172,12 @@ Result<ParsedTelemetry> ParseTelemetry(std::string_view body, const state::Machi
   out.batch.tenant_id = device.tenant_id;
   out.batch.device_id = device.id;
   out.batch.received_ticks = now_ticks;
-  auto take = [&](const json::Value& ev) {
+  // One reader per thread: it reuses its buffers, and the hot path builds no DOM.
+  thread_local json::FlatObjectReader reader;
+  auto take = [&](size_t element) {
     events::Row row;
-    std::string why = ValidateEvent(ev, device, registry, now_ticks, limits, &row);
+    auto fields = reader.Object(element);
+    std::string why = fields ? ValidateEvent(**fields, device, registry, now_ticks, limits, &row) : fields.error().message();
     if (why.empty()) {
       out.batch.rows.push_back(std::move(row));
     } else {
@@ -178,10 +188,10 @@ Result<ParsedTelemetry> ParseTelemetry(std::string_view body, const state::Machi
   size_t first = body.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return out;
   if (body[first] == '[') {
-    WARD_ASSIGN_OR_RETURN(json::Value arr, json::Value::Parse(body));
-    if (!arr.is_array()) return Err(InvalidArgument("body must be NDJSON or a JSON array of events"));
-    if (arr.items().size() > limits.max_events) return Err(ResourceExhausted("too many events in one batch"));
-    for (const json::Value& ev : arr.items()) take(ev);
+    WARD_RETURN_IF_ERROR(reader.Read(body));
+    if (!reader.is_array()) return Err(InvalidArgument("body must be NDJSON or a JSON array of events"));
+    if (reader.size() > limits.max_events) return Err(ResourceExhausted("too many events in one batch"));
+    for (size_t i = 0; i < reader.size(); ++i) take(i);
     return out;
   }
   size_t pos = 0;
@@ -193,12 +203,15 @@ Result<ParsedTelemetry> ParseTelemetry(std::string_view body, const state::Machi
     size_t nonblank = line.find_first_not_of(" \t\r");
     if (nonblank == std::string_view::npos) continue;
     if (out.total >= limits.max_events) return Err(ResourceExhausted("too many events in one batch"));
-    auto ev = json::Value::Parse(line);
-    if (!ev) {
-      out.rejected.push_back(Rejection{out.total++, ev.error().message()});
+    if (Status st = reader.Read(line); !st.ok()) {
+      out.rejected.push_back(Rejection{out.total++, st.message()});
       continue;
     }
-    take(*ev);
+    if (reader.is_array()) {
+      out.rejected.push_back(Rejection{out.total++, "event is not a JSON object"});
+      continue;
+    }
+    take(0);
   }
   return out;
 }

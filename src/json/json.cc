@@ -256,4 +256,94 @@ std::string Quote(std::string_view s) {
   return w.Take();
 }
 
+
+struct FlatObjectReader::Impl {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::dom::array array;
+  bool is_array = false;
+  size_t max_depth = 64;
+  std::vector<Field> fields;
+  std::vector<std::string> nested;  // compact JSON of nested values, for this object
+};
+
+namespace {
+// Depth of a nested value, bounded (so a hostile document cannot recurse deeply).
+bool WithinDepth(simdjson::dom::element el, size_t depth, size_t max_depth) {
+  if (depth > max_depth) return false;
+  simdjson::dom::array arr;
+  simdjson::dom::object obj;
+  if (!el.get_array().get(arr)) {
+    for (simdjson::dom::element child : arr) {
+      if (!WithinDepth(child, depth + 1, max_depth)) return false;
+    }
+  } else if (!el.get_object().get(obj)) {
+    for (auto field : obj) {
+      if (!WithinDepth(field.value, depth + 1, max_depth)) return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+FlatObjectReader::FlatObjectReader() : impl_(std::make_unique<Impl>()) {}
+FlatObjectReader::~FlatObjectReader() = default;
+
+Status FlatObjectReader::Read(std::string_view text, size_t max_depth) {
+  Impl& im = *impl_;
+  im.max_depth = max_depth;
+  auto err = im.parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(im.root);
+  if (err) return InvalidArgument(std::string("malformed JSON: ") + simdjson::error_message(err));
+  im.is_array = !im.root.get_array().get(im.array);
+  if (!im.is_array && im.root.type() != simdjson::dom::element_type::OBJECT) {
+    return InvalidArgument("a JSON object or an array of objects is expected");
+  }
+  return Status::Ok();
+}
+
+bool FlatObjectReader::is_array() const { return impl_->is_array; }
+size_t FlatObjectReader::size() const { return impl_->is_array ? impl_->array.size() : 1; }
+
+Result<const std::vector<Field>*> FlatObjectReader::Object(size_t i) {
+  Impl& im = *impl_;
+  simdjson::dom::element el = im.root;
+  if (im.is_array) {
+    if (im.array.at(i).get(el)) return Err(InvalidArgument("no element " + std::to_string(i)));
+  }
+  simdjson::dom::object obj;
+  if (el.get_object().get(obj)) return Err(InvalidArgument("event is not a JSON object"));
+  im.fields.clear();
+  im.nested.clear();
+  im.nested.reserve(obj.size());  // views into it must not move
+  for (auto member : obj) {
+    Field f;
+    f.key = member.key;
+    for (const Field& seen : im.fields) {
+      if (seen.key == f.key) return Err(InvalidArgument("duplicate key '" + std::string(f.key) + "'"));
+    }
+    using simdjson::dom::element_type;
+    simdjson::dom::element v = member.value;
+    switch (v.type()) {
+      case element_type::NULL_VALUE: f.value.type = Type::kNull; break;
+      case element_type::BOOL: f.value.type = Type::kBool; f.value.b = v.get_bool().value_unsafe(); break;
+      case element_type::INT64: f.value.type = Type::kInt; f.value.i = v.get_int64().value_unsafe(); break;
+      case element_type::UINT64:  // beyond int64: a double, as Value::Parse does
+        f.value.type = Type::kDouble;
+        f.value.d = static_cast<double>(v.get_uint64().value_unsafe());
+        break;
+      case element_type::DOUBLE: f.value.type = Type::kDouble; f.value.d = v.get_double().value_unsafe(); break;
+      case element_type::STRING: f.value.type = Type::kString; f.value.text = v.get_string().value_unsafe(); break;
+      case element_type::ARRAY:
+      case element_type::OBJECT:
+        if (!WithinDepth(v, 2, im.max_depth)) return Err(InvalidArgument("JSON nesting too deep"));
+        f.value.type = v.type() == element_type::ARRAY ? Type::kArray : Type::kObject;
+        im.nested.push_back(simdjson::minify(v));
+        f.value.text = im.nested.back();
+        break;
+    }
+    im.fields.push_back(f);
+  }
+  return &im.fields;
+}
+
 }  // namespace ward::json

@@ -96,6 +96,46 @@ struct Member {
   Value value;
 };
 
+
+// Reads flat JSON objects without building a DOM (telemetry ingest's hot path): one document that is
+// an object, or an array of objects. Field keys and string values are views into the reader's
+// buffers, valid until its next Read; nested objects and arrays come as their compact JSON text.
+// Parsing rules are those of Value::Parse (invalid UTF-8, trailing garbage, nesting deeper than
+// max_depth are refused); duplicate keys make that object an error. Not thread-safe; reuse one per thread.
+struct FieldValue {
+  Type type = Type::kNull;  // kNull, kBool, kInt, kDouble, kString, or kArray/kObject (see text)
+  bool b = false;
+  int64_t i = 0;
+  double d = 0;
+  std::string_view text;  // kString: the string; kArray/kObject: compact JSON text
+  bool is_number() const { return type == Type::kInt || type == Type::kDouble; }
+  double as_double() const { return type == Type::kInt ? static_cast<double>(i) : d; }
+};
+struct Field {
+  std::string_view key;
+  FieldValue value;
+};
+
+class FlatObjectReader {
+ public:
+  FlatObjectReader();
+  ~FlatObjectReader();
+  FlatObjectReader(const FlatObjectReader&) = delete;
+  FlatObjectReader& operator=(const FlatObjectReader&) = delete;
+
+  // Parses one document. InvalidArgument when it is not valid JSON or neither an object nor an array.
+  Status Read(std::string_view text, size_t max_depth = 64);
+  bool is_array() const;
+  size_t size() const;  // objects (elements) in the document: 1 for an object
+  // The fields of element i, in document order; InvalidArgument when it is not an object or repeats
+  // a key. The vector is reused by the next call.
+  Result<const std::vector<Field>*> Object(size_t i);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // Streaming writer. Calls must form valid JSON (asserted in debug builds by RapidJSON).
 class Writer {
  public:

@@ -62,3 +62,53 @@ TEST(JsonTest, AppendChainsOnTheArray) {
 
 }  // namespace
 }  // namespace ward::json
+
+namespace ward::json {
+namespace {
+
+TEST(FlatObjectReaderTest, FieldsOfAnObjectAndOfAnArray) {
+  FlatObjectReader r;
+  ASSERT_TRUE(r.Read(R"({"a":1,"b":"x","c":null,"d":true,"e":2.5,"f":{"k":[1,2]},"g":[1,"y"],"h":18446744073709551615})").ok());
+  EXPECT_FALSE(r.is_array());
+  ASSERT_EQ(r.size(), 1u);
+  auto f = r.Object(0);
+  ASSERT_TRUE(f);
+  ASSERT_EQ((*f)->size(), 8u);
+  const auto& v = **f;
+  EXPECT_EQ(v[0].key, "a");
+  EXPECT_EQ(v[0].value.type, Type::kInt);
+  EXPECT_EQ(v[0].value.i, 1);
+  EXPECT_EQ(v[1].value.type, Type::kString);
+  EXPECT_EQ(v[1].value.text, "x");
+  EXPECT_EQ(v[2].value.type, Type::kNull);
+  EXPECT_TRUE(v[3].value.b);
+  EXPECT_DOUBLE_EQ(v[4].value.as_double(), 2.5);
+  EXPECT_EQ(v[5].value.type, Type::kObject);
+  EXPECT_EQ(v[5].value.text, R"({"k":[1,2]})");
+  EXPECT_EQ(v[6].value.type, Type::kArray);
+  EXPECT_EQ(v[6].value.text, R"([1,"y"])");
+  EXPECT_EQ(v[7].value.type, Type::kDouble);  // beyond int64, as Value::Parse
+
+  ASSERT_TRUE(r.Read(R"([{"a":1},2,{"a":1,"a":2}])").ok());
+  EXPECT_TRUE(r.is_array());
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_TRUE(r.Object(0));
+  EXPECT_FALSE(r.Object(1));  // not an object
+  auto dup = r.Object(2);
+  ASSERT_FALSE(dup);
+  EXPECT_NE(dup.error().message().find("duplicate key"), std::string::npos);
+}
+
+TEST(FlatObjectReaderTest, RefusesWhatValueParseRefuses) {
+  FlatObjectReader r;
+  EXPECT_FALSE(r.Read("{nope").ok());
+  EXPECT_FALSE(r.Read("{} trailing").ok());
+  EXPECT_FALSE(r.Read("\"just a string\"").ok());
+  EXPECT_FALSE(r.Read(std::string("{\"a\":\"\xff\"}")).ok());  // invalid UTF-8
+  std::string deep = "{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}";
+  ASSERT_TRUE(r.Read(deep).ok());
+  EXPECT_FALSE(r.Object(0));  // deeper than 64
+}
+
+}  // namespace
+}  // namespace ward::json
