@@ -29,7 +29,7 @@ class ApiTest : public ::testing::Test {
     authz_ = std::make_unique<rbac::Authorizer>(*store_);
     limiter_ = std::make_unique<RateLimiter>(RateLimiterConfig{});
     services_ = std::make_unique<Services>(
-        Services{*store_, *keys_, *tokens_, *authz_, *limiter_, metrics_, nullptr, nullptr, "", ""});
+        Services{*store_, *keys_, *tokens_, *authz_, *limiter_, metrics_});
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
