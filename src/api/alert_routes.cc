@@ -1,5 +1,6 @@
 // Alerts (mde-api.md §3.1): lists and lookups scoped by the alert's device group, related entities,
-// and CreateAlertByReference, which raises an alert on an event already in the store. Also the read
+// updates (PATCH, batchUpdate) and CreateAlertByReference, which raises an alert on an event already
+// in the store. Also the read
 // side of machine actions and indicators (their write side comes with response actions and IoCs).
 #include <algorithm>
 #include <set>
@@ -275,6 +276,141 @@ void CreateAlertByReference(Call& call) {
   call.ODataEntity("Alerts", AlertJson(a, names.GroupName(*machine), true));
 }
 
+// ---- alert updates (PATCH and batchUpdate) --------------------------------------------------------
+
+struct AlertUpdate {
+  std::optional<std::string> status, assigned_to, classification, determination, comment;
+};
+
+// MDE's determinations per classification; both historic spellings are accepted (mde-api.md §4).
+const std::vector<std::string>& DeterminationsFor(std::string_view classification) {
+  static const std::vector<std::string> tp = {"MultiStagedAttack", "MaliciousUserActivity", "CompromisedUser", "Malware",
+                                              "Phishing", "UnwantedSoftware", "Apt", "Other"};
+  static const std::vector<std::string> info = {"SecurityTesting", "LineOfBusinessApplication", "ConfirmedUserActivity",
+                                                "ConfirmedActivity", "SecurityPersonnel", "Other"};
+  static const std::vector<std::string> fp = {"Clean", "NotMalicious", "InsufficientData", "Other"};
+  static const std::vector<std::string> none;
+  if (classification == "TruePositive") return tp;
+  if (classification == "InformationalExpectedActivity") return info;
+  if (classification == "FalsePositive") return fp;
+  return none;
+}
+
+// Reads the updatable fields of a PATCH or batchUpdate body (names are case-sensitive, as MDE's).
+Result<AlertUpdate> ParseAlertUpdate(const json::Value& body, const std::set<std::string, std::less<>>& also_allowed) {
+  AlertUpdate u;
+  static const std::set<std::string, std::less<>> kFields = {"status", "assignedTo", "classification", "determination",
+                                                            "comment"};
+  for (const auto& [k, v] : body.members()) {
+    if (also_allowed.count(k)) continue;
+    if (!kFields.count(k)) return Err(InvalidArgument("Request body is incorrect: unknown property '" + k + "'"));
+    if (v.is_null()) continue;
+    if (!v.is_string()) return Err(InvalidArgument("Request body is incorrect: " + k + " must be a string"));
+    std::string value = v.as_string();
+    if (k == "status") {
+      if (value != "New" && value != "InProgress" && value != "Resolved") {
+        return Err(InvalidArgument("status must be New, InProgress or Resolved, not '" + value + "'"));
+      }
+      u.status = value;
+    } else if (k == "assignedTo") {
+      if (value.size() > 256) return Err(InvalidArgument("assignedTo is longer than 256 characters"));
+      u.assigned_to = value;
+    } else if (k == "classification") {
+      if (value == "Informational, expected activity") value = "InformationalExpectedActivity";
+      if (DeterminationsFor(value).empty()) {
+        return Err(InvalidArgument("classification must be TruePositive, InformationalExpectedActivity or FalsePositive, not '" +
+                                   value + "'"));
+      }
+      u.classification = value;
+    } else if (k == "determination") {
+      u.determination = value;
+    } else {
+      if (value.size() > 16384) return Err(InvalidArgument("comment is longer than 16384 characters"));
+      u.comment = value;
+    }
+  }
+  if (!u.status && !u.assigned_to && !u.classification && !u.determination && !u.comment) {
+    return Err(InvalidArgument("Request body is incorrect: nothing to update"));
+  }
+  return u;
+}
+
+// Applies an update to an alert; InvalidArgument when the determination does not fit the classification.
+Status ApplyAlertUpdate(const AlertUpdate& u, const std::string& by, int64_t now, state::Alert& a) {
+  std::string classification = u.classification.value_or(a.classification);
+  if (u.determination) {
+    const auto& allowed = DeterminationsFor(classification);
+    if (classification.empty()) return InvalidArgument("determination needs a classification");
+    if (std::find(allowed.begin(), allowed.end(), *u.determination) == allowed.end()) {
+      return InvalidArgument("determination '" + *u.determination + "' does not fit classification " + classification);
+    }
+    a.determination = *u.determination;
+  }
+  if (u.classification) {
+    if (u.classification != a.classification && !u.determination) a.determination.clear();  // no longer fits
+    a.classification = *u.classification;
+  }
+  if (u.status) {
+    if (*u.status == "Resolved" && a.status != "Resolved") a.resolved_ms = now;
+    if (*u.status != "Resolved") a.resolved_ms = 0;
+    a.status = *u.status;
+  }
+  if (u.assigned_to) a.assigned_to = *u.assigned_to;
+  if (u.comment) a.comments.push_back({*u.comment, by, now});
+  a.last_update_ms = now;
+  return Status::Ok();
+}
+
+void PatchAlert(Call& call) {
+  auto found = FindAlertForCaller(call, call.req.PathParam("id"), requirements::ReadWriteAlerts());
+  if (!found) return call.Fail(found.error());
+  auto body = call.JsonBody();
+  if (!body) return call.Fail(body.error());
+  auto update = ParseAlertUpdate(*body, {});
+  if (!update) return call.Fail(update.error());
+  const int64_t now = NowMs();
+  auto written = state::Repo<state::Alert>(call.services.store).Mutate(call.tenant(), found->id, [&](state::Alert& a) {
+    return ApplyAlertUpdate(*update, call.principal.name, now, a);
+  });
+  if (!written) return call.Fail(written.error());
+  call.audit_target = "alert:" + written->id;
+  CallerView names;
+  if (auto groups = call.services.authz.DeviceGroups(call.tenant())) names.groups = *groups;
+  std::string group;
+  if (auto m = state::Repo<state::Machine>(call.services.store).Get(call.tenant(), written->machine_id)) group = names.GroupName(*m);
+  call.ODataEntity("Alerts", AlertJson(*written, group, true));
+}
+
+void BatchUpdateAlerts(Call& call) {
+  if (Status st = call.Require(requirements::ReadWriteAlerts()); !st.ok()) return call.Fail(st);
+  auto body = call.JsonBody();
+  if (!body) return call.Fail(body.error());
+  const json::Value* ids_value = body->Find("alertIds");
+  if (!ids_value || ids_value->is_null()) return call.Fail(InvalidArgument("Parameter alertIds is missing"));
+  auto ids = state::ReadStringArray(ids_value);
+  if (!ids) return call.Fail(InvalidArgument("Request body is incorrect: alertIds must be an array of strings"));
+  if (ids->empty()) return call.Fail(InvalidArgument("alertIds is empty"));
+  if (ids->size() > 500) {
+    return call.Fail(InvalidArgument("Received: " + std::to_string(ids->size()) + ", allowed: 500"), "MaximumBatchSizeExceeded");
+  }
+  auto update = ParseAlertUpdate(*body, {"alertIds"});
+  if (!update) return call.Fail(update.error());
+  // All or none: every alert must exist, be visible and accept the update before any is written.
+  const int64_t now = NowMs();
+  for (const std::string& id : *ids) {
+    auto a = FindAlertForCaller(call, id, requirements::ReadWriteAlerts());
+    if (!a) return call.Fail(a.error());
+    if (Status st = ApplyAlertUpdate(*update, call.principal.name, now, *a); !st.ok()) return call.Fail(st);
+  }
+  state::Repo<state::Alert> repo(call.services.store);
+  for (const std::string& id : *ids) {
+    auto written = repo.Mutate(call.tenant(), id, [&](state::Alert& a) { return ApplyAlertUpdate(*update, call.principal.name, now, a); });
+    if (!written) return call.Fail(written.error());
+  }
+  call.audit_target = "alerts:" + std::to_string(ids->size());
+  call.res.status = 200;
+}
+
 // {"@odata.context": ".../$metadata#<set>", "value": [...]} for small fixed collections.
 void RespondValues(Call& call, std::string_view set, const std::vector<json::Value>& values) {
   json::Writer w;
@@ -288,6 +424,8 @@ void RespondValues(Call& call, std::string_view set, const std::vector<json::Val
 
 void RegisterAlertRoutes(Api& api) {
   api.Add("POST", "/api/alerts/CreateAlertByReference", CreateAlertByReference);
+  api.Add("POST", "/api/alerts/batchUpdate", BatchUpdateAlerts);
+  api.Add("PATCH", "/api/alerts/{id}", PatchAlert);
   api.Add("GET", "/api/alerts", [](Call& call) {
     if (Status st = call.Require(requirements::ReadAlerts()); !st.ok()) return call.Fail(st);
     auto view = LoadCallerView(call);

@@ -254,3 +254,46 @@ def test_machine_actions_and_indicators_read_side(ward, admin_token):
     r = ward.get("/api/indicators?$filter=indicatorType eq 'FileSha1'", admin_token)
     assert r.status_code == 200 and r.json()["@odata.context"].endswith("#Indicators")
     assert_mde_error(ward.get("/api/indicators?$filter=nosuch eq 1", admin_token), 400, "ODataError")
+
+
+def test_alert_updates_and_batch_update(ward, admin_token, env):
+    a, tag = env["a"], env["tag"]
+    alert = create_alert(ward, admin_token, a, env["proc"], f"Update me {tag}", severity="Medium").json()
+    url = f"/api/alerts/{alert['id']}"
+    r = ward.request("PATCH", url, admin_token, json={"status": "InProgress", "assignedTo": "secop@corp.example",
+                                                        "comment": "looking"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert_shape("Alert", body, extra_ok=["@odata.context"])
+    assert body["status"] == "InProgress" and body["assignedTo"] == "secop@corp.example"
+    assert body["comments"][0]["comment"] == "looking" and body["comments"][0]["createdTime"]
+    r = ward.request("PATCH", url, admin_token, json={"status": "Resolved", "classification": "FalsePositive",
+                                                        "determination": "NotMalicious"}).json()
+    assert r["status"] == "Resolved" and r["resolvedTime"] and r["determination"] == "NotMalicious"
+    # Old spelling of the classification is accepted; a determination of another classification is not.
+    r = ward.request("PATCH", url, admin_token, json={"classification": "Informational, expected activity",
+                                                        "determination": "ConfirmedActivity"})
+    assert r.status_code == 200 and r.json()["classification"] == "InformationalExpectedActivity", r.text
+    assert_mde_error(ward.request("PATCH", url, admin_token, json={"determination": "Malware"}), 400, "InvalidInput")
+    assert_mde_error(ward.request("PATCH", url, admin_token, json={"status": "Closed"}), 400, "InvalidInput")
+    assert_mde_error(ward.request("PATCH", url, admin_token, json={"Status": "New"}), 400, "InvalidRequestBody")
+    assert_mde_error(ward.request("PATCH", "/api/alerts/da0_0", admin_token, json={"status": "New"}), 404,
+                     "ResourceNotFound")
+    assert_mde_error(ward.request("PATCH", url, env["tokens"]["reader"], json={"status": "New"}), 403, "Forbidden")
+    assert_mde_error(ward.request("PATCH", url, env["tokens"]["bob"], json={"status": "New"}), 404, "ResourceNotFound")
+
+    other = create_alert(ward, admin_token, a, env["net"], f"Second {tag}", severity="Low").json()
+    r = ward.post("/api/alerts/batchUpdate", admin_token, json={"alertIds": [alert["id"], other["id"]], "status": "New",
+                                                                "comment": "reopened"})
+    assert r.status_code == 200, r.text
+    for i in (alert["id"], other["id"]):
+        got = ward.get(f"/api/alerts/{i}", admin_token).json()
+        assert got["status"] == "New" and got["resolvedTime"] is None and got["comments"][-1]["comment"] == "reopened"
+    # All or none: an unknown id changes nothing.
+    r = ward.post("/api/alerts/batchUpdate", admin_token, json={"alertIds": [alert["id"], "da0_0"], "status": "Resolved"})
+    assert_mde_error(r, 404, "ResourceNotFound")
+    assert ward.get(f"/api/alerts/{alert['id']}", admin_token).json()["status"] == "New"
+    assert_mde_error(ward.post("/api/alerts/batchUpdate", admin_token, json={"status": "New"}), 400,
+                     "MissingRequiredParameter")
+    assert_mde_error(ward.post("/api/alerts/batchUpdate", admin_token, json={"alertIds": ["x"] * 501, "status": "New"}),
+                     400, "MaximumBatchSizeExceeded")
