@@ -1,7 +1,6 @@
 // Alerts (mde-api.md §3.1): lists and lookups scoped by the alert's device group, related entities,
 // updates (PATCH, batchUpdate) and CreateAlertByReference, which raises an alert on an event already
-// in the store. Also the read
-// side of machine actions and indicators (their write side comes with response actions and IoCs).
+// in the store. Also the read side of machine actions (their write side comes with response actions).
 #include <algorithm>
 #include <set>
 
@@ -515,26 +514,6 @@ void RegisterAlertRoutes(Api& api) {
       return call.Fail(st);
     }
     call.ODataEntity("MachineActions", MachineActionJson(*a));
-  });
-  api.Add("GET", "/api/indicators", [](Call& call) {
-    if (Status st = call.Require(requirements::ReadIndicators()); !st.ok()) return call.Fail(st);
-    auto q = call.ODataQuery(IndicatorSchema());
-    if (!q) return call.Fail(q.error(), "ODataError");
-    auto indicators = state::Repo<state::Indicator>(call.services.store).List(call.tenant());
-    if (!indicators) return call.Fail(indicators.error());
-    rbac::DeviceScope scope = call.services.authz.ScopeFor(call.principal);
-    std::vector<json::Value> out;
-    for (const state::Indicator& i : *indicators) {
-      // An indicator without groups applies to every device; otherwise the caller must see one of them.
-      bool visible = i.rbac_group_ids.empty() || scope.all;
-      for (const std::string& g : i.rbac_group_ids) {
-        char* end = nullptr;
-        long long id = std::strtoll(g.c_str(), &end, 10);
-        if (end && *end == '\0' && scope.Contains(id)) visible = true;
-      }
-      if (visible) out.push_back(IndicatorJson(i));
-    }
-    call.ODataList(IndicatorSchema(), *q, std::move(out));
   });
 }
 

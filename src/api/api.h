@@ -122,7 +122,8 @@ void RegisterOperationalRoutes(Api& api);  // healthz, readyz, metrics
 void RegisterManagementRoutes(Api& api);   // management_routes.cc
 void RegisterMachineRoutes(Api& api);      // machine_routes.cc
 void RegisterEntityRoutes(Api& api);       // entity_routes.cc: files, IPs, domains, users
-void RegisterAlertRoutes(Api& api);        // alert_routes.cc: alerts, machine actions and indicators (read)
+void RegisterAlertRoutes(Api& api);        // alert_routes.cc: alerts and machine actions (read)
+void RegisterIndicatorRoutes(Api& api);    // indicator_routes.cc: IoCs
 void RegisterAuditRoutes(Api& api);        // audit_routes.cc
 void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding
 // metadata_routes.cc: /api/$metadata, /api (service document), /api/openapi.json. Register it last:

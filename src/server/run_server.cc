@@ -143,6 +143,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterMachineRoutes(api);
   api::RegisterEntityRoutes(api);
   api::RegisterAlertRoutes(api);
+  api::RegisterIndicatorRoutes(api);
   api::RegisterAuditRoutes(api);
   api::RegisterSensorRoutes(api);
   api::RegisterMetadataRoutes(api);  // last: its $metadata/openapi.json describe all the groups above

@@ -1,0 +1,100 @@
+"""Indicators of compromise: upsert, import, delete and batch delete with MDE's shapes, enums and
+errors; apps with Ti.ReadWrite see only their own indicators."""
+import uuid
+
+import pytest
+
+from conftest import assert_mde_error
+from shapes import assert_shape
+
+
+def new_app(ward, admin_token, permissions):
+    r = ward.post("/api/apps", admin_token, json={"displayName": f"ti-{uuid.uuid4().hex[:6]}",
+                                                   "applicationPermissions": permissions})
+    assert r.status_code == 201, r.text
+    app = r.json()
+    secret = ward.post(f"/api/apps/{app['appId']}/secrets", admin_token, json={}).json()
+    return ward.app_token(app["appId"], secret["secretText"])
+
+
+def indicator(value, kind="FileSha1", **extra):
+    body = {"indicatorValue": value, "indicatorType": kind, "action": "AlertAndBlock", "title": "bad file",
+            "description": "known bad", "severity": "High"}
+    body.update(extra)
+    return body
+
+
+def test_submit_update_and_shape(ward, admin_token):
+    sha1 = uuid.uuid4().hex + "abcdef12"
+    r = ward.post("/api/indicators", admin_token, json=indicator(sha1.upper(), recommendedActions="isolate"))
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert_shape("Indicator", first, extra_ok=["@odata.context"])
+    assert first["indicatorValue"] == sha1 and first["sourceType"] == "AadApp"
+    # Upsert on type + value: the same indicator again updates it.
+    again = ward.post("/api/indicators", admin_token, json=indicator(sha1, action="Block", title="still bad")).json()
+    assert again["id"] == first["id"] and again["action"] == "Block" and again["title"] == "still bad"
+    listed = ward.get(f"/api/indicators?$filter=indicatorValue eq '{sha1}'", admin_token).json()["value"]
+    assert [i["id"] for i in listed] == [first["id"]]
+    for kind, value in [("IpAddress", "203.0.113.7"), ("IpAddress", "198.51.100.0/24"), ("DomainName", "Evil.Example"),
+                        ("Url", "http://evil.example/a.sh"), ("FileSha256", "c" * 64), ("FileMd5", "d" * 32),
+                        ("CertificateThumbprint", "e" * 40)]:
+        r = ward.post("/api/indicators", admin_token, json=indicator(value, kind))
+        assert r.status_code == 200, (kind, r.text)
+    assert ward.get("/api/indicators?$filter=indicatorValue eq 'evil.example'", admin_token).json()["value"]
+
+
+def test_bad_indicators(ward, admin_token):
+    cases = [
+        (indicator("nothex"), "InvalidHashValue"),
+        (indicator("a" * 64, "FileSha1"), "InvalidHashValue"),
+        (indicator("300.1.1.1", "IpAddress"), "InvalidIpAddress"),
+        (indicator("10.0.0.1/8", "IpAddress"), "InvalidIpAddress"),
+        (indicator("-bad-.example", "DomainName"), "InvalidDomainName"),
+        (indicator("not a url", "Url"), "InvalidUrl"),
+        (indicator("a" * 40, "Registry"), "InvalidInput"),
+        (indicator("a" * 40, action="Explode"), "InvalidInput"),
+        (indicator("a" * 40, action="Audit"), "InvalidInput"),  # Audit needs generateAlert
+        (indicator("a" * 40, severity="Severe"), "InvalidInput"),
+        (indicator("a" * 40, rbacGroupNames=["no such group"]), "InvalidInput"),
+        (indicator("a" * 40, expirationTime="2001-01-01T00:00:00Z"), "InvalidInput"),
+    ]
+    for body, code in cases:
+        assert_mde_error(ward.post("/api/indicators", admin_token, json=body), 400, code)
+    body = indicator("a" * 40)
+    del body["title"]
+    assert_mde_error(ward.post("/api/indicators", admin_token, json=body), 400, "MissingRequiredParameter")
+
+
+def test_import_delete_and_batch_delete(ward, admin_token):
+    good = [indicator(uuid.uuid4().hex + "00000000") for _ in range(3)]
+    r = ward.post("/api/indicators/import", admin_token, json={"Indicators": good + [indicator("zz")]})
+    assert r.status_code == 200, r.text
+    results = r.json()["value"]
+    assert [x["isFailed"] for x in results] == [False, False, False, True]
+    assert results[3]["failureReason"] and results[3]["id"] is None
+    ids = [x["id"] for x in results[:3]]
+    assert_mde_error(ward.post("/api/indicators/import", admin_token, json={"Indicators": [good[0]] * 501}), 400,
+                     "MaximumBatchSizeExceeded")
+    assert ward.request("DELETE", f"/api/indicators/{ids[0]}", admin_token).status_code == 204
+    assert_mde_error(ward.request("DELETE", f"/api/indicators/{ids[0]}", admin_token), 404, "ResourceNotFound")
+    # Batch delete is all or none.
+    assert_mde_error(ward.post("/api/indicators/BatchDelete", admin_token, json={"IndicatorIds": [ids[1], "999999999"]}),
+                     404, "ResourceNotFound")
+    assert ward.get(f"/api/indicators?$filter=indicatorValue eq '{good[1]['indicatorValue']}'", admin_token).json()["value"]
+    assert ward.post("/api/indicators/BatchDelete", admin_token, json={"IndicatorIds": ids[1:]}).status_code == 204
+    assert not ward.get(f"/api/indicators?$filter=indicatorValue eq '{good[1]['indicatorValue']}'", admin_token).json()["value"]
+    assert_mde_error(ward.post("/api/indicators/BatchDelete", admin_token, json={"IndicatorIds": []}), 400, "InvalidInput")
+
+
+def test_apps_with_ti_readwrite_see_only_their_own(ward, admin_token):
+    own = new_app(ward, admin_token, ["Ti.ReadWrite"])
+    other = new_app(ward, admin_token, ["Ti.ReadWrite"])
+    mine = ward.post("/api/indicators", own, json=indicator(uuid.uuid4().hex + "11111111")).json()
+    assert mine["createdBy"]
+    assert [i["id"] for i in ward.get("/api/indicators", own).json()["value"]] == [mine["id"]]
+    assert mine["id"] not in [i["id"] for i in ward.get("/api/indicators", other).json()["value"]]
+    assert mine["id"] in [i["id"] for i in ward.get("/api/indicators", admin_token).json()["value"]]
+    assert_mde_error(ward.request("DELETE", f"/api/indicators/{mine['id']}", other), 404, "ResourceNotFound")
+    reader = new_app(ward, admin_token, ["Machine.Read.All"])
+    assert_mde_error(ward.post("/api/indicators", reader, json=indicator("b" * 40)), 403, "Forbidden")
