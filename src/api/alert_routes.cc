@@ -384,14 +384,8 @@ void BatchUpdateAlerts(Call& call) {
   if (Status st = call.Require(requirements::ReadWriteAlerts()); !st.ok()) return call.Fail(st);
   auto body = call.JsonBody();
   if (!body) return call.Fail(body.error());
-  const json::Value* ids_value = body->Find("alertIds");
-  if (!ids_value || ids_value->is_null()) return call.Fail(InvalidArgument("Parameter alertIds is missing"));
-  auto ids = state::ReadStringArray(ids_value);
-  if (!ids) return call.Fail(InvalidArgument("Request body is incorrect: alertIds must be an array of strings"));
-  if (ids->empty()) return call.Fail(InvalidArgument("alertIds is empty"));
-  if (ids->size() > 500) {
-    return call.Fail(InvalidArgument("Received: " + std::to_string(ids->size()) + ", allowed: 500"), "MaximumBatchSizeExceeded");
-  }
+  auto ids = call.IdBatch(*body, "alertIds");
+  if (!ids) return;
   auto update = ParseAlertUpdate(*body, {"alertIds"});
   if (!update) return call.Fail(update.error());
   // All or none: every alert must exist, be visible and accept the update before any is written.

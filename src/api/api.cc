@@ -70,6 +70,29 @@ void Call::Fail(const Status& st, std::string_view mde_code) {
   if (e.status == 401) res.headers.Set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
 }
 
+std::optional<std::vector<std::string>> Call::IdBatch(const json::Value& body, const char* name, size_t max) {
+  const json::Value* v = body.Find(name);
+  if (!v || v->is_null()) {
+    Fail(InvalidArgument(std::string("Parameter ") + name + " is missing"));
+    return std::nullopt;
+  }
+  auto ids = state::ReadStringArray(v);
+  if (!ids) {
+    Fail(InvalidArgument(std::string("Request body is incorrect: ") + name + " must be an array of strings"));
+    return std::nullopt;
+  }
+  if (ids->empty()) {
+    Fail(InvalidArgument(std::string(name) + " is empty"));
+    return std::nullopt;
+  }
+  if (ids->size() > max) {
+    Fail(InvalidArgument("Received: " + std::to_string(ids->size()) + ", allowed: " + std::to_string(max)),
+         "MaximumBatchSizeExceeded");
+    return std::nullopt;
+  }
+  return ids;
+}
+
 void Call::ODataList(const odata::EntitySchema& schema, const odata::Query& q, std::vector<json::Value> entities) {
   // Apply filter and order first, then page here so that nextLink can be computed.
   odata::Query fo;

@@ -63,6 +63,9 @@ class Call {
 
   void Json(int status, std::string body);
   void Fail(const Status& st, std::string_view mde_code = "");
+  // A required array of ids in the body (alertIds, IndicatorIds, MachineIds): 1 to `max` strings. On
+  // error it has answered (MissingRequiredParameter, InvalidRequestBody, MaximumBatchSizeExceeded).
+  std::optional<std::vector<std::string>> IdBatch(const json::Value& body, const char* name, size_t max = 500);
   // {"@odata.context": ".../$metadata#<set>", "value": [...], "@odata.nextLink"?}
   void ODataList(const odata::EntitySchema& schema, const odata::Query& q, std::vector<json::Value> entities);
   // Writes one page that the caller already filtered, ordered and cut to [$skip, $skip + $top):

@@ -287,14 +287,8 @@ void RegisterIndicatorRoutes(Api& api) {
     if (Status st = call.Require(WriteIndicators()); !st.ok()) return call.Fail(st);
     auto body = call.JsonBody();
     if (!body) return call.Fail(body.error());
-    const json::Value* v = body->Find("IndicatorIds");
-    if (!v || v->is_null()) return call.Fail(InvalidArgument("Parameter IndicatorIds is missing"));
-    auto ids = state::ReadStringArray(v);
-    if (!ids) return call.Fail(InvalidArgument("Request body is incorrect: IndicatorIds must be an array of strings"));
-    if (ids->empty()) return call.Fail(InvalidArgument("IndicatorIds is empty"));
-    if (ids->size() > 500) {
-      return call.Fail(InvalidArgument("Received: " + std::to_string(ids->size()) + ", allowed: 500"), "MaximumBatchSizeExceeded");
-    }
+    auto ids = call.IdBatch(*body, "IndicatorIds");
+    if (!ids) return;
     state::Repo<state::Indicator> repo(call.services.store);
     rbac::DeviceScope scope = call.services.authz.ScopeFor(call.principal);
     // All or none, as MDE: any missing id is 404, any not exposed to the caller's groups 403.

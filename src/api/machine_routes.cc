@@ -350,13 +350,8 @@ void RegisterMachineRoutes(Api& api) {
     if (!action) return call.Fail(action.error());
     if (Status st = CheckTag(*value); !st.ok()) return call.Fail(st);
     if (*action != "Add" && *action != "Remove") return call.Fail(InvalidArgument("Action must be Add or Remove"));
-    auto ids = state::ReadStringArray(body->Find("MachineIds"));
-    if (!body->Find("MachineIds")) return call.Fail(InvalidArgument("Parameter MachineIds is missing"));
-    if (!ids) return call.Fail(InvalidArgument("Request body is incorrect: MachineIds must be an array of strings"));
-    if (ids->empty()) return call.Fail(InvalidArgument("MachineIds is empty"));
-    if (ids->size() > 500) {
-      return call.Fail(InvalidArgument("Received: " + std::to_string(ids->size()) + ", allowed: 500"), "MaximumBatchSizeExceeded");
-    }
+    auto ids = call.IdBatch(*body, "MachineIds");
+    if (!ids) return;
     // Check every id first, so that the batch applies to all or none.
     std::vector<state::Machine> found;
     for (const std::string& id : *ids) {
