@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "detect/alert_rows.h"
+#include "detect/evidence.h"
 
 namespace ward::api {
 namespace {
@@ -35,94 +36,20 @@ std::string NewAlertId() {
 
 // ---- evidence from a stored event ---------------------------------------------------------------
 
-struct EventRow {
-  std::string table;
-  std::map<std::string, const events::ColumnVector*> columns;
-  size_t index = 0;
-  std::string Str(const std::string& name) const {
-    auto it = columns.find(name);
-    if (it == columns.end() || it->second->nulls[index] || it->second->type != events::ColumnType::kString) return "";
-    return it->second->strings[index];
+// Row `i` of a scanned batch as a typed row of `table` (columns the scan did not return stay null).
+events::Row RowOf(const events::ColumnBatch& b, size_t i, const events::TableDef& table) {
+  events::Row row;
+  row.table = table.id;
+  row.values.assign(table.columns.size(), std::monostate{});
+  for (size_t c = 0; c < b.names.size(); ++c) {
+    int col = table.Find(b.names[c]);
+    const events::ColumnVector& v = b.columns[c];
+    if (col < 0 || v.nulls[i]) continue;
+    if (!v.strings.empty()) row.values[static_cast<size_t>(col)] = v.strings[i];
+    else if (!v.reals.empty()) row.values[static_cast<size_t>(col)] = v.reals[i];
+    else if (!v.ints.empty()) row.values[static_cast<size_t>(col)] = v.ints[i];
   }
-  std::optional<int64_t> Int(const std::string& name) const {
-    auto it = columns.find(name);
-    if (it == columns.end() || it->second->nulls[index] || it->second->ints.empty()) return std::nullopt;
-    return it->second->ints[index];
-  }
-  int64_t TimeMs(const std::string& name) const {
-    auto t = Int(name);
-    return t ? *t / kTicksPerMillisecond : 0;
-  }
-};
-
-// MDE lists the process, its image file and the account as evidence; network events add the remote
-// address and URL.
-std::vector<state::AlertEvidence> EvidenceFrom(const EventRow& row, int64_t now_ms) {
-  std::vector<state::AlertEvidence> out;
-  auto base = [&](const char* type) {
-    state::AlertEvidence e;
-    e.entity_type = type;
-    e.evidence_creation_ms = now_ms;
-    return e;
-  };
-  const bool process_event = row.table == "DeviceProcessEvents";
-  // The acting process: the created process for process events, else the initiating process.
-  std::string prefix = process_event ? "" : "InitiatingProcess";
-  state::AlertEvidence p = base("Process");
-  p.file_name = row.Str(prefix + "FileName");
-  p.file_path = row.Str(prefix + "FolderPath");
-  p.sha1 = row.Str(prefix + "SHA1");
-  p.sha256 = row.Str(prefix + "SHA256");
-  p.process_id = row.Int(process_event ? "ProcessId" : "InitiatingProcessId");
-  p.process_command_line = row.Str(process_event ? "ProcessCommandLine" : "InitiatingProcessCommandLine");
-  p.process_creation_ms = row.TimeMs(process_event ? "ProcessCreationTime" : "InitiatingProcessCreationTime");
-  p.parent_process_id = row.Int(process_event ? "InitiatingProcessId" : "InitiatingProcessParentId");
-  p.parent_process_creation_ms = row.TimeMs(process_event ? "InitiatingProcessCreationTime" : "InitiatingProcessParentCreationTime");
-  p.parent_process_file_name = row.Str(process_event ? "InitiatingProcessFileName" : "InitiatingProcessParentFileName");
-  p.account_name = row.Str(process_event ? "AccountName" : "InitiatingProcessAccountName");
-  p.domain_name = row.Str(process_event ? "AccountDomain" : "InitiatingProcessAccountDomain");
-  if (!p.file_name.empty() || p.process_id) out.push_back(p);
-  if (!p.file_name.empty()) {
-    state::AlertEvidence f = base("File");
-    f.file_name = p.file_name;
-    f.file_path = p.file_path;
-    f.sha1 = p.sha1;
-    f.sha256 = p.sha256;
-    out.push_back(f);
-  }
-  if (row.table == "DeviceFileEvents") {
-    state::AlertEvidence f = base("File");
-    f.file_name = row.Str("FileName");
-    f.file_path = row.Str("FolderPath");
-    f.sha1 = row.Str("SHA1");
-    f.sha256 = row.Str("SHA256");
-    if (!f.file_name.empty()) out.push_back(f);
-  }
-  if (row.table == "DeviceNetworkEvents") {
-    if (std::string ip = row.Str("RemoteIP"); !ip.empty()) {
-      state::AlertEvidence e = base("Ip");
-      e.ip_address = ip;
-      out.push_back(e);
-    }
-    if (std::string url = row.Str("RemoteUrl"); !url.empty()) {
-      state::AlertEvidence e = base("Url");
-      e.url = url;
-      out.push_back(e);
-    }
-  }
-  std::string account = row.Str("AccountName");
-  if (account.empty()) account = row.Str("InitiatingProcessAccountName");
-  if (!account.empty()) {
-    state::AlertEvidence u = base("User");
-    u.account_name = account;
-    u.domain_name = row.Str("AccountDomain");
-    if (u.domain_name.empty()) u.domain_name = row.Str("InitiatingProcessAccountDomain");
-    u.user_sid = row.Str("AccountSid");
-    if (u.user_sid.empty()) u.user_sid = row.Str("InitiatingProcessAccountSid");
-    u.user_principal_name = row.Str("AccountUpn");
-    out.push_back(u);
-  }
-  return out;
+  return row;
 }
 
 // The device tables an alert can reference by (machine, report id, time).
@@ -148,22 +75,21 @@ Result<std::vector<state::AlertEvidence>> EvidenceForEvent(Call& call, const std
     req.predicates.push_back({"DeviceId", events::Predicate::Op::kEquals, {machine_id}});
     req.predicates.push_back({"ReportId", events::Predicate::Op::kEquals, {report_id}});
     std::optional<std::vector<state::AlertEvidence>> found;
+    const events::TableDef& def = *events::SchemaRegistry::Hunting().Find(table);
     auto scanned = call.services.event_store->Scan(req, [&](events::ColumnBatch&& b) {
       if (b.rows == 0) return true;
-      EventRow row;
-      row.table = table;
-      for (size_t c = 0; c < b.names.size(); ++c) row.columns[b.names[c]] = &b.columns[c];
       // Of several matches, the one closest to the given time.
+      size_t ts_col = std::find(b.names.begin(), b.names.end(), "Timestamp") - b.names.begin();
       size_t best = 0;
       int64_t best_gap = INT64_MAX;
-      for (size_t i = 0; i < b.rows; ++i) {
-        row.index = i;
-        int64_t gap = std::llabs(row.Int("Timestamp").value_or(0) - event_ticks);
+      for (size_t i = 0; i < b.rows && ts_col < b.names.size(); ++i) {
+        int64_t gap = std::llabs(b.columns[ts_col].ints[i] - event_ticks);
         if (gap < best_gap) best = i, best_gap = gap;
       }
-      row.index = best;
-      *event_ms = row.TimeMs("Timestamp");
-      found = EvidenceFrom(row, NowMs());
+      events::Row row = RowOf(b, best, def);
+      detect::RowView view(row, def);
+      *event_ms = view.TimeMs("Timestamp");
+      found = detect::EvidenceFromRow(view, NowMs());
       return false;
     });
     if (!scanned) return Err(scanned.error());

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "api/api.h"
+#include "detect/detection_engine.h"
 #include "events/event_log.h"
 #include "events/event_store.h"
 #include "events/store_writer.h"
@@ -111,7 +112,7 @@ Status Serve(const ServeOptions& o) {
   api::RateLimiter limiter(limits);
   metrics::Registry registry;
 
-  // Telemetry: durable log → (columnar store, machine profiles).
+  // Telemetry: durable log → (columnar store, machine profiles, detection).
   const events::SchemaRegistry& schema = events::SchemaRegistry::Hunting();
   std::string events_dir = o.data_dir + "/events";
   fs::create_directories(events_dir + "/cursors");
@@ -127,6 +128,11 @@ Status Serve(const ServeOptions& o) {
   store_writer.Start();
   ingest::ProfileUpdater profiles(*event_log, *store, authz, schema, events_dir + "/cursors");
   WARD_RETURN_IF_ERROR(profiles.Start());
+  // Detection: its own log consumer; alerts go to the state store and back into the log.
+  detect::AlertWriter alert_writer(*store, event_log.get(), schema);
+  detect::DetectionEngine detection(*event_log, *store, alert_writer, schema, events_dir + "/cursors", registry);
+  detection.AddDetector(std::make_unique<detect::IocDetector>(*store, schema));
+  WARD_RETURN_IF_ERROR(detection.Start());
   ingest::IngestService ingest_service(*event_log, schema, registry);
   WARD_RETURN_IF_ERROR(ingest_service.RebuildDedupIndex());
 
@@ -182,7 +188,8 @@ Status Serve(const ServeOptions& o) {
       auto n = store->DeleteExpired(now);
       if (!n) log::Warn("sweeping expired OAuth artefacts failed", {{"error", n.error().message()}});
       // The log is kept until every consumer is past it (and for the dedup window).
-      uint64_t oldest_needed = std::min(event_store->durable_log_offset(), profiles.applied_offset());
+      uint64_t oldest_needed =
+          std::min({event_store->durable_log_offset(), profiles.applied_offset(), detection.applied_offset()});
       if (Status st = event_log->TruncateBefore(oldest_needed); !st.ok())
         log::Warn("event log truncation failed", {{"error", st.message()}});
     }
@@ -200,6 +207,7 @@ Status Serve(const ServeOptions& o) {
   server.Stop();
   // Consumers stop after the server so every acknowledged batch is already in the log.
   profiles.Stop();
+  detection.Stop();
   store_writer.Stop();
   log::Info("stopped");
   return Status::Ok();

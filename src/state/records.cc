@@ -151,6 +151,7 @@ template <class V> void VisitFields(Alert& r, V& v) {
   v("resolvedMs", r.resolved_ms); v("machineId", r.machine_id); v("computerDnsName", r.computer_dns_name);
   v("mitreTechniques", r.mitre_techniques); v("relatedUserName", r.related_user_name);
   v("relatedUserDomain", r.related_user_domain); v("comments", r.comments); v("evidence", r.evidence);
+  v("eventKeys", r.event_keys);
 }
 template <class V> void VisitFields(MachineAction& r, V& v) {
   v("tenantId", r.tenant_id); v("id", r.id); v("type", r.type); v("scope", r.scope); v("requestor", r.requestor);

@@ -247,6 +247,9 @@ struct Alert {
   std::string related_user_name, related_user_domain;  // relatedUser; empty name = null
   std::vector<AlertComment> comments;
   std::vector<AlertEvidence> evidence;
+  // Events already folded into this alert ("<device>:<table>:<ReportId>"), so that replaying the log
+  // after a crash never adds them twice. Not part of the MDE shape.
+  std::vector<std::string> event_keys;
 };
 
 // A device action (MDE MachineAction entity). `commands_json` holds live response commands in MDE's

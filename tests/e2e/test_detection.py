@@ -1,0 +1,124 @@
+"""Detection at ingest: indicators of compromise raise alerts from real sensor activity (a binary
+run by its SHA-256, a connection to an IP) and from protocol-level telemetry (a domain), Allowed
+indicators suppress, and the alerts are MDE-shaped."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from sensor_helpers import FakeSensor, onboarding_info
+from shapes import assert_shape
+from test_sensor import SENSOR, device_id_of, package, wait_for
+
+
+def alerts_on(ward, token, device, title):
+    # title is not filterable in MDE's Alerts set: filter by device here.
+    r = ward.get("/api/alerts?$filter=detectionSource eq 'CustomTi'&$expand=evidence", token)
+    assert r.status_code == 200, r.text
+    return [a for a in r.json()["value"] if a["machineId"] == device and a["title"] == title]
+
+
+def add_indicator(ward, token, value, kind, title, action="AlertAndBlock"):
+    r = ward.post("/api/indicators", token, json={"indicatorValue": value, "indicatorType": kind, "action": action,
+                                                  "title": title, "description": "e2e", "severity": "High",
+                                                  "generateAlert": True})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture
+def real_sensor(ward, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    pkg = package(ward, tmp_path)
+    proc = subprocess.Popen([SENSOR, "--onboarding", str(pkg), "--state-dir", str(state)],
+                            stdout=open(tmp_path / "sensor.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        device = device_id_of(str(state))
+        assert device, (tmp_path / "sensor.log").read_text()
+        time.sleep(1.0)  # collectors subscribe
+        yield {"device": device, "log": tmp_path / "sensor.log"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_sha256_indicator_alerts_when_the_binary_runs(ward, admin_token, real_sensor, tmp_path):
+    # A binary of our own: /bin/true with bytes appended (ELF ignores them), so its hash is unique.
+    binary = tmp_path / f"ward-ioc-{uuid.uuid4().hex[:8]}"
+    shutil.copy("/bin/true", binary)
+    with open(binary, "ab") as f:
+        f.write(os.urandom(64))
+    import hashlib
+    sha256 = hashlib.sha256(binary.read_bytes()).hexdigest()
+    title = f"Known bad binary {sha256[:8]}"
+    add_indicator(ward, admin_token, sha256, "FileSha256", title)
+    time.sleep(1.5)  # the detector re-reads indicators at most every second
+    subprocess.run([str(binary)], check=True)
+    found = wait_for(lambda: alerts_on(ward, admin_token, real_sensor["device"], title), 20)
+    assert found, real_sensor["log"].read_text()[-2000:]
+    alert = found[0]
+    assert_shape("Alert", alert)
+    assert alert["detectionSource"] == "CustomTi" and alert["severity"] == "High" and alert["status"] == "New"
+    assert any(e["sha256"] == sha256 for e in alert["evidence"]), alert["evidence"]
+    # Running it again folds into the open alert instead of opening a second one.
+    subprocess.run([str(binary)], check=True)
+    time.sleep(3)
+    again = alerts_on(ward, admin_token, real_sensor["device"], title)
+    assert len(again) == 1 and len(again[0]["evidence"]) > len(alert["evidence"])
+
+
+def test_ip_indicator_alerts_on_a_connection(ward, admin_token, real_sensor):
+    ip = "127.0.0.2"  # loopback, but not the address the sensor uploads to
+    title = f"Bad address {uuid.uuid4().hex[:8]}"
+    add_indicator(ward, admin_token, ip, "IpAddress", title)
+    time.sleep(1.5)
+    listener = socket.socket()
+    listener.bind((ip, 0))
+    listener.listen(1)
+    client = socket.create_connection(listener.getsockname())
+    conn, _ = listener.accept()
+    try:
+        found = wait_for(lambda: alerts_on(ward, admin_token, real_sensor["device"], title), 20)
+        assert found, real_sensor["log"].read_text()[-2000:]
+        assert any(e["ipAddress"] == ip for e in found[0]["evidence"])
+    finally:
+        client.close()
+        conn.close()
+        listener.close()
+
+
+def test_domain_and_cidr_indicators_and_allowed_suppression(ward, admin_token):
+    tag = uuid.uuid4().hex[:8]
+    s = FakeSensor(ward, onboarding_info(ward, admin_token))
+    s.enroll()
+    add_indicator(ward, admin_token, f"evil-{tag}.example", "DomainName", f"Bad domain {tag}")
+    add_indicator(ward, admin_token, "198.18.0.0/15", "IpAddress", f"Bad range {tag}")
+    allowed_sha1 = uuid.uuid4().hex + "aaaaaaaa"
+    add_indicator(ward, admin_token, allowed_sha1, "FileSha1", f"Allowed tool {tag}", action="Allowed")
+    time.sleep(1.5)
+    hit = s.event("DeviceNetworkEvents", ActionType="ConnectionSuccess", RemoteIP="203.0.113.50", RemotePort=443,
+                  RemoteUrl=f"https://cdn.evil-{tag}.example/x", InitiatingProcessFileName="curl")
+    near_miss = s.event("DeviceNetworkEvents", ActionType="ConnectionSuccess", RemoteIP="203.0.113.51", RemotePort=443,
+                        RemoteUrl=f"https://notevil-{tag}.example.org/x", InitiatingProcessFileName="curl")
+    in_range = s.event("DeviceNetworkEvents", ActionType="ConnectionSuccess", RemoteIP="198.19.4.4", RemotePort=80,
+                       InitiatingProcessFileName="wget")
+    allowed = s.event("DeviceNetworkEvents", ActionType="ConnectionSuccess", RemoteIP="203.0.113.52", RemotePort=443,
+                      RemoteUrl=f"https://evil-{tag}.example/allowed", InitiatingProcessFileName="tool",
+                      InitiatingProcessSHA1=allowed_sha1)
+    assert s.send([hit, near_miss, in_range, allowed]).json()["accepted"] == 4
+    domain = wait_for(lambda: alerts_on(ward, admin_token, s.device_id, f"Bad domain {tag}"), 15)
+    assert domain and len(domain) == 1
+    urls = {e["url"] for e in domain[0]["evidence"] if e["url"]}
+    assert urls == {f"https://cdn.evil-{tag}.example/x"}, urls  # not the near miss, not the allowed one
+    ranged = wait_for(lambda: alerts_on(ward, admin_token, s.device_id, f"Bad range {tag}"), 15)
+    assert ranged and any(e["ipAddress"] == "198.19.4.4" for e in ranged[0]["evidence"])
+    assert not alerts_on(ward, admin_token, s.device_id, f"Allowed tool {tag}")
