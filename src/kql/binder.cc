@@ -1209,17 +1209,16 @@ class Binder {
       if (k >= 0) return ColumnRef(n.args[0]->literal.s, row.types[k], n.pos);
       return BindScalar(n.args[1], row, scope);
     }
-    if (name == "extract" && n.args.size() == 4) {
-      // extract(regex, group, text, typeof(T)): convert the captured text.
-      if (n.args[3]->kind != NodeKind::kTypeof) return Err(Fail(n.args[3]->pos, "Expected typeof(T)"));
-      auto t = ParseTypeName(n.args[3]->text);
-      if (!t) return Err(Fail(n.args[3]->pos, "Unknown type '" + n.args[3]->text + "'"));
+    if ((name == "extract" || name == "extractjson") && !n.args.empty() && n.args.back()->kind == NodeKind::kTypeof) {
+      // extract(regex, group, text, typeof(T)) / extractjson(path, json, typeof(T)): convert the result.
+      auto t = ParseTypeName(n.args.back()->text);
+      if (!t) return Err(Fail(n.args.back()->pos, "Unknown type '" + n.args.back()->text + "'"));
       std::vector<BExpr> args;
-      for (size_t k = 0; k < 3; ++k) {
+      for (size_t k = 0; k + 1 < n.args.size(); ++k) {
         WARD_ASSIGN_OR_RETURN(BExpr e, BindScalar(n.args[k], row, scope));
         args.push_back(e);
       }
-      WARD_ASSIGN_OR_RETURN(BExpr ex, Call(FindFunction("extract"), std::move(args), n.pos));
+      WARD_ASSIGN_OR_RETURN(BExpr ex, Call(FindFunction(name), std::move(args), n.pos));
       return Convert(ex, *t);
     }
     if (FindAggregate(name) && !FindFunction(name)) {

@@ -165,6 +165,8 @@ Result<Type> ModRule(const std::vector<Type>& a) { return ArithRule(a, '%'); }
 bool Comparable(Type a, Type b) {
   if (a == Type::kDynamic || b == Type::kDynamic) return true;
   if (Numeric(a) && Numeric(b)) return true;
+  // bool compares with numbers as 0/1 (IsSigned == 1 in published queries).
+  if ((a == Type::kBool && Numeric(b) && !RealRep(b)) || (b == Type::kBool && Numeric(a) && !RealRep(a))) return true;
   if (StrRep(a) && StrRep(b)) return true;
   return a == b;
 }
