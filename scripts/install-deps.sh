@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.74-dev libboost-program-options1.74-dev
   libssl-dev libsqlite3-dev libargon2-dev libzstd-dev zlib1g-dev
-  libsimdjson-dev rapidjson-dev libre2-dev
+  libsimdjson-dev rapidjson-dev libre2-dev libyaml-cpp-dev libhyperscan-dev
   libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-requests python3-msal python3-cryptography zstd
