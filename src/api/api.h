@@ -21,6 +21,7 @@
 #include "events/event_store.h"
 #include "ingest/ingest_service.h"
 #include "json/json.h"
+#include "kql/engine.h"
 #include "rbac/authorizer.h"
 #include "state/state_store.h"
 
@@ -36,6 +37,7 @@ struct Services {
   ingest::IngestService* ingest = nullptr;  // sensor telemetry; null when not wired (unit tests)
   events::EventStore* event_store = nullptr;  // telemetry for timelines (and hunting)
   events::EventLog* event_log = nullptr;      // server-made rows (alerts) are appended here
+  kql::QueryOptions hunting;                  // hunting limits (config.json "hunting")
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };
@@ -127,6 +129,7 @@ void RegisterMachineRoutes(Api& api);      // machine_routes.cc
 void RegisterEntityRoutes(Api& api);       // entity_routes.cc: files, IPs, domains, users
 void RegisterAlertRoutes(Api& api);        // alert_routes.cc: alerts and machine actions (read)
 void RegisterIndicatorRoutes(Api& api);    // indicator_routes.cc: IoCs
+void RegisterHuntingRoutes(Api& api);      // hunting_routes.cc: advanced hunting (KQL)
 void RegisterAuditRoutes(Api& api);        // audit_routes.cc
 void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding
 // metadata_routes.cc: /api/$metadata, /api (service document), /api/openapi.json. Register it last:

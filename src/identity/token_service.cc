@@ -57,21 +57,6 @@ bool IsOidcScope(std::string_view s) {
   return s == "openid" || s == "profile" || s == "offline_access" || s == "email";
 }
 
-std::string UrlEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 // RFC 8252 §7.3: a loopback redirect URI matches a registered one whatever its port.
 bool RedirectUriAllowed(const state::App& app, std::string_view uri) {
   auto strip_port = [](std::string_view u) -> std::string {
@@ -715,9 +700,9 @@ OAuthReply TokenService::AuthorizeSubmit(std::string_view tenant_segment, const 
   ac.expires_ms = NowMs() + config_.auth_code_lifetime.count() * 1000;
   if (Status st = state::Repo<state::AuthCode>(store_).Insert(ac); !st.ok()) return html_error(500, st.message());
   std::string location = redirect_uri + (redirect_uri.find('?') == std::string::npos ? "?" : "&") +
-                         "code=" + UrlEncode(tenant->id + "." + code);
+                         "code=" + PercentEncode(tenant->id + "." + code);
   if (std::string_view state_param = FormGet(form, "state"); !state_param.empty()) {
-    location += "&state=" + UrlEncode(state_param);
+    location += "&state=" + PercentEncode(state_param);
   }
   location += "&session_state=" + NewGuid();
   return OAuthReply{302, "text/html; charset=utf-8", "", location};

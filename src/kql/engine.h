@@ -6,8 +6,9 @@
 // Contract: RunQuery never crashes on any input text. Syntax and semantic errors are
 // InvalidArgument with Kusto-style messages and a position (QueryError); unsupported operators or
 // functions are InvalidArgument naming the feature and position ("… is not supported"). Limits
-// (rows, result bytes, time, cancellation) answer ResourceExhausted / DeadlineExceeded / Cancelled
-// with MDE's messages. Thread-safe: concurrent queries share nothing but the store.
+// (result bytes, time) answer ResourceExhausted with MDE's messages, cancellation Unavailable;
+// more rows than max_rows are truncated (QueryResult::truncated), as MDE does.
+// Thread-safe: concurrent queries share nothing but the store.
 #include <atomic>
 #include <chrono>
 #include <cstdint>

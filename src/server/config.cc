@@ -57,7 +57,7 @@ Result<Config> LoadConfig(const std::string& data_dir) {
   auto doc = json::Value::Parse(ss.str());
   if (!doc) return Err(InvalidArgument("config.json: " + doc.error().message()));
   if (!doc->is_object()) return Err(InvalidArgument("config.json must hold an object"));
-  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits", "retentionDays"}, "the top level"));
+  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits", "retentionDays", "hunting"}, "the top level"));
   if (auto u = doc->GetString("publicUrl")) cfg.public_url = *u;
   if (auto l = doc->GetString("logLevel")) {
     if (*l != "debug" && *l != "info" && *l != "warn" && *l != "error") {
@@ -86,6 +86,29 @@ Result<Config> LoadConfig(const std::string& data_dir) {
       return Err(InvalidArgument("config.json: retentionDays must be 1 to 3650"));
     }
     cfg.retention_days = static_cast<int>(r->as_int());
+  }
+  if (const json::Value* h = doc->Find("hunting")) {
+    if (!h->is_object()) return Err(InvalidArgument("config.json: hunting must be an object"));
+    WARD_RETURN_IF_ERROR(CheckKeys(*h, {"maxRows", "maxResultBytes", "timeoutSeconds", "lookbackDays"}, "hunting"));
+    auto positive = [&](const char* key, int64_t max, int64_t* out) -> Status {
+      const json::Value* v = h->Find(key);
+      if (!v) return Status::Ok();
+      if (!v->is_int() || v->as_int() < 1 || v->as_int() > max) {
+        return InvalidArgument(std::string("config.json: hunting.") + key + " must be 1 to " + std::to_string(max));
+      }
+      *out = v->as_int();
+      return Status::Ok();
+    };
+    int64_t rows = static_cast<int64_t>(cfg.hunting.max_rows), bytes = static_cast<int64_t>(cfg.hunting.max_result_bytes);
+    int64_t timeout = cfg.hunting.timeout.count() / 1000, days = cfg.hunting.lookback.count() / 24;
+    WARD_RETURN_IF_ERROR(positive("maxRows", 10'000'000, &rows));
+    WARD_RETURN_IF_ERROR(positive("maxResultBytes", int64_t{4} << 30, &bytes));
+    WARD_RETURN_IF_ERROR(positive("timeoutSeconds", 3600, &timeout));
+    WARD_RETURN_IF_ERROR(positive("lookbackDays", 3650, &days));
+    cfg.hunting.max_rows = static_cast<size_t>(rows);
+    cfg.hunting.max_result_bytes = static_cast<size_t>(bytes);
+    cfg.hunting.timeout = std::chrono::seconds(timeout);
+    cfg.hunting.lookback = std::chrono::hours(24 * days);
   }
   if (const json::Value* lim = doc->Find("limits")) {
     if (!lim->is_object()) return Err(InvalidArgument("config.json: limits must be an object"));

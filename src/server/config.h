@@ -8,12 +8,14 @@
 //   "rateLimits": {"enabled": true, "perMinute": 100, "perHour": 1500,
 //                  "routes": {"/api/alerts/batchUpdate": {"perMinute": 10, "perHour": 500}}},
 //   "limits": {"maxBodyBytes": 16777216, "maxHeaderBytes": 16384},
-//   "retentionDays": 30
+//   "retentionDays": 30,
+//   "hunting": {"maxRows": 100000, "maxResultBytes": 130023424, "timeoutSeconds": 200, "lookbackDays": 30}
 // }
 #include <string>
 
 #include "api/rate_limiter.h"
 #include "common/status.h"
+#include "kql/engine.h"
 
 namespace ward::server {
 
@@ -24,6 +26,7 @@ struct Config {
   size_t max_body_bytes = 16 * 1024 * 1024;  // sensor batches are the largest bodies
   size_t max_header_bytes = 16 * 1024;
   int retention_days = 30;  // telemetry in the columnar store
+  kql::QueryOptions hunting;  // MDE's limits by default (100,000 rows, 124 MB, 200 s, 30 days)
 };
 
 // MDE's per-endpoint exceptions to the 100/min + 1,500/h default (reference/mde-api.md §6).

@@ -28,6 +28,7 @@
 #include "server/bootstrap.h"
 #include "server/config.h"
 #include "server/event_snapshot.h"
+#include "server/hunt_command.h"
 #include "server/run_server.h"
 #include "state/sqlite_state_store.h"
 
@@ -608,7 +609,19 @@ int main(int argc, char** argv) {
     verb = "create";
   });
 
+  ward::server::HuntArgs hunt;
+  auto* hunt_cmd = app.add_subcommand("hunt", "Run an advanced hunting (KQL) query and print the result");
+  hunt_cmd->add_option("query", hunt.query, "The KQL query")->required();
+  hunt_cmd->add_option("--data-dir", hunt.data_dir, "Query this data directory (read-only; works while a server runs)");
+  hunt_cmd->add_option("--server", hunt.server_url, "Query a server's API instead, e.g. https://ward.example:8443");
+  hunt_cmd->add_option("--tenant", hunt.tenant, "Tenant id (or name, with --data-dir)");
+  hunt_cmd->add_option("--client-id", hunt.client_id, "App client id (with --server)");
+  hunt_cmd->add_option("--client-secret", hunt.client_secret, "App client secret (with --server)");
+  hunt_cmd->add_option("--ca", hunt.ca_file, "CA certificate to trust (with --server)");
+  hunt_cmd->add_option("--format", hunt.format, "table, json or csv");
+
   CLI11_PARSE(app, argc, argv);
+  if (hunt_cmd->parsed()) return ward::server::RunHunt(hunt);
   if (init->parsed()) return Init(data_dir, tenant_name, public_url, as_json);
   if (srv->parsed()) {
     ward::Status st = ward::server::Serve(serve);

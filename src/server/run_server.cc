@@ -140,6 +140,7 @@ Status Serve(const ServeOptions& o) {
   services.ingest = &ingest_service;
   services.event_store = event_store.get();
   services.event_log = event_log.get();
+  services.hunting = cfg.hunting;
   services.public_url = public_url;
   if (tls) services.server_cert_sha256 = ingest::CertificateSha256FromPemFile(http_opts.tls_cert_file);
   api::Api api(services);
@@ -150,6 +151,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterEntityRoutes(api);
   api::RegisterAlertRoutes(api);
   api::RegisterIndicatorRoutes(api);
+  api::RegisterHuntingRoutes(api);
   api::RegisterAuditRoutes(api);
   api::RegisterSensorRoutes(api);
   api::RegisterMetadataRoutes(api);  // last: its $metadata/openapi.json describe all the groups above
