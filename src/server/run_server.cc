@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "detect/detection_engine.h"
+#include "detect/sigma_detector.h"
 #include "events/event_log.h"
 #include "events/event_store.h"
 #include "events/store_writer.h"
@@ -132,6 +133,15 @@ Status Serve(const ServeOptions& o) {
   detect::AlertWriter alert_writer(*store, event_log.get(), schema);
   detect::DetectionEngine detection(*event_log, *store, alert_writer, schema, events_dir + "/cursors", registry);
   detection.AddDetector(std::make_unique<detect::IocDetector>(*store, schema));
+  {
+    std::vector<detect::SigmaLoadOutcome> outcomes;
+    WARD_ASSIGN_OR_RETURN(auto sigma, detect::SigmaDetector::Create(schema, o.data_dir + "/rules/sigma", &outcomes));
+    for (const detect::SigmaLoadOutcome& r : outcomes) {
+      if (r.state == detect::SigmaLoadState::kFailed) log::Warn("sigma rule not loaded", {{"rule", r.source}, {"reason", r.reason}});
+    }
+    log::Info("sigma rules loaded", {{"rules", std::to_string(sigma->rules())}, {"files", std::to_string(outcomes.size())}});
+    detection.AddDetector(std::move(sigma));
+  }
   WARD_RETURN_IF_ERROR(detection.Start());
   ingest::IngestService ingest_service(*event_log, schema, registry);
   WARD_RETURN_IF_ERROR(ingest_service.RebuildDedupIndex());

