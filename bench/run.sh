@@ -11,7 +11,7 @@ set -euo pipefail
 BUILD_DIR=${1:-build}
 DURATION=${DURATION:-10}
 WARD="$BUILD_DIR/ward"
-cmake --build "$BUILD_DIR" -j2 --target ward ward-sensor ward_token_bench ward_event_log_bench ward_columnar_bench >/dev/null
+cmake --build "$BUILD_DIR" -j2 --target ward ward-sensor ward_token_bench ward_event_log_bench ward_columnar_bench ward_detection_bench >/dev/null
 
 echo "== token validation (one core) =="
 taskset -c 0 "$BUILD_DIR/ward_token_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
@@ -62,3 +62,8 @@ echo "== columnar store =="
 DURATION=15 bash "$(dirname "$0")/ingest.sh" "$BUILD_DIR"
 echo "== sensor overhead at 100 process starts/s =="
 /usr/bin/python3 "$(dirname "$0")/sensor_overhead.py" --sensor "$BUILD_DIR/ward-sensor" --rate 100 --seconds 20
+echo "== detection throughput (one core) =="
+taskset -c 0 "$BUILD_DIR/ward_detection_bench"
+echo "== detection delay =="
+bash "$(dirname "$0")/detection_delay.sh" "$BUILD_DIR"
+DEVICES=100000 bash "$(dirname "$0")/investigation.sh" "$BUILD_DIR"
