@@ -110,14 +110,9 @@ void RegisterSensorRoutes(Api& api) {
     auto body = json::Value::Parse(req.body.empty() ? std::string_view("{}") : std::string_view(req.body));
     if (!body || !body->is_object()) return SensorError(req, res, InvalidArgument("Request body is incorrect"), "InvalidRequestBody");
     int64_t now = NowMs();
-    device->last_heartbeat_ms = now;
-    device->last_seen_ms = now;
-    device->last_external_ip_address = req.remote_address;
-    if (auto v = body->GetString("sensorVersion"); v && v->size() < 64) device->agent_version = *v;
-    if (auto ips = state::ReadStringArray(body->Find("ipAddresses")); ips && !ips->empty() && ips->size() <= 64) {
-      device->ip_addresses = *ips;
-      device->last_ip_address = ips->front();
-    }
+    std::optional<std::string> version;
+    if (auto v = body->GetString("sensorVersion"); v && v->size() < 64) version = *v;
+    auto ips = state::ReadStringArray(body->Find("ipAddresses"));
     if (const json::Value* q = body->Find("queue"); q && q->is_object()) {
       // Sensors report what they could not keep; it shows up in logs rather than vanishing.
       if (const json::Value* dropped = q->Find("droppedEvents"); dropped && dropped->is_object()) {
@@ -129,7 +124,20 @@ void RegisterSensorRoutes(Api& api) {
         }
       }
     }
-    if (Status st = state::Repo<state::Machine>(s.store).Update(*device); !st.ok()) return SensorError(req, res, st);
+    // Optimistic read-modify-write: profile updates and API changes (tags, device value) made since
+    // the device was authenticated are kept.
+    auto written = state::Repo<state::Machine>(s.store).Mutate(device->tenant_id, device->id, [&](state::Machine& m) -> Status {
+      m.last_heartbeat_ms = now;
+      m.last_seen_ms = std::max(m.last_seen_ms, now);
+      m.last_external_ip_address = req.remote_address;
+      if (version) m.agent_version = *version;
+      if (ips && !ips->empty() && ips->size() <= 64) {
+        m.ip_addresses = *ips;
+        m.last_ip_address = ips->front();
+      }
+      return Status::Ok();
+    });
+    if (!written) return SensorError(req, res, written.error());
     JsonReply(res, 200, "{\"heartbeatSeconds\":" + std::to_string(device->heartbeat_seconds) + "}");
   });
 

@@ -75,35 +75,43 @@ Result<Enrolled> Enroll(state::StateStore& store, const json::Value& request, st
 
   state::Repo<state::Machine> machines(store);
   std::string device_id = HexEncode(Sha1(body.org_id + "/" + *host_id));
-  state::Machine m;
-  bool existing = false;
-  if (auto found = machines.Get(body.org_id, device_id)) {
-    m = *found;
-    existing = true;
+  std::string credential = NewCredential(body.org_id);
+  WARD_ASSIGN_OR_RETURN(std::vector<state::DeviceGroup> groups, state::Repo<state::DeviceGroup>(store).List(body.org_id));
+  // What enrolment sets on a new or a re-enrolling device.
+  auto apply = [&](state::Machine& m) {
     if (m.offboarded) {
       // MDE: an offboarded device must be onboarded again; doing so clears the offboarded state.
       m.offboarded = false;
-      m.onboarding_status = "Onboarded";
     }
-  } else {
+    ApplyDeviceFacts(m, *facts);
+    if (m.last_ip_address.empty()) m.last_ip_address = std::string(remote_ip);
+    m.last_external_ip_address = std::string(remote_ip);
+    m.last_seen_ms = now_ms;
+    m.last_heartbeat_ms = now_ms;
+    m.onboarding_status = "Onboarded";
+    m.credential_hash = identity::HashSecret(credential);
+    m.credential_created_ms = now_ms;
+    m.rbac_group_id = rbac::AssignDeviceGroup(groups, m);
+  };
+  int64_t heartbeat_seconds = 0;
+  // Re-enrolment keeps the id; the update is optimistic so that concurrent writers are not undone.
+  auto updated = machines.Mutate(body.org_id, device_id, [&](state::Machine& m) -> Status {
+    apply(m);
+    heartbeat_seconds = m.heartbeat_seconds;
+    return Status::Ok();
+  });
+  if (!updated) {
+    if (updated.error().code() != StatusCode::kNotFound) return Err(updated.error());
+    state::Machine m;
     m.tenant_id = body.org_id;
     m.id = device_id;
     m.host_id = *host_id;
     m.first_seen_ms = now_ms;
+    apply(m);
+    heartbeat_seconds = m.heartbeat_seconds;
+    WARD_RETURN_IF_ERROR(machines.Insert(m));
   }
-  ApplyDeviceFacts(m, *facts);
-  if (m.last_ip_address.empty()) m.last_ip_address = std::string(remote_ip);
-  m.last_external_ip_address = std::string(remote_ip);
-  m.last_seen_ms = now_ms;
-  m.last_heartbeat_ms = now_ms;
-  m.onboarding_status = "Onboarded";
-  std::string credential = NewCredential(body.org_id);
-  m.credential_hash = identity::HashSecret(credential);
-  m.credential_created_ms = now_ms;
-  WARD_ASSIGN_OR_RETURN(std::vector<state::DeviceGroup> groups, state::Repo<state::DeviceGroup>(store).List(body.org_id));
-  m.rbac_group_id = rbac::AssignDeviceGroup(groups, m);
-  WARD_RETURN_IF_ERROR(existing ? machines.Update(m) : machines.Insert(m));
-  return Enrolled{body.org_id, device_id, credential, m.heartbeat_seconds};
+  return Enrolled{body.org_id, device_id, credential, heartbeat_seconds};
 }
 
 Result<state::Machine> AuthenticateDevice(state::StateStore& store, std::string_view header) {
@@ -127,21 +135,25 @@ Result<state::Machine> AuthenticateDevice(state::StateStore& store, std::string_
 
 Result<std::string> RotateCredential(state::StateStore& store, state::Machine m) {
   std::string credential = NewCredential(m.tenant_id);
-  m.credential_hash = identity::HashSecret(credential);
-  m.credential_created_ms = NowMs();
-  WARD_RETURN_IF_ERROR(state::Repo<state::Machine>(store).Update(m));
+  auto written = state::Repo<state::Machine>(store).Mutate(m.tenant_id, m.id, [&](state::Machine& w) -> Status {
+    w.credential_hash = identity::HashSecret(credential);
+    w.credential_created_ms = NowMs();
+    return Status::Ok();
+  });
+  if (!written) return Err(written.error());
   return credential;
 }
 
 Status RevokeCredential(state::StateStore& store, std::string_view tenant, std::string_view device_id, bool offboard) {
-  state::Repo<state::Machine> machines(store);
-  WARD_ASSIGN_OR_RETURN(state::Machine m, machines.Get(tenant, device_id));
-  m.credential_hash.clear();
-  if (offboard) {
-    m.offboarded = true;
-    m.onboarding_status = "Offboarded";
-  }
-  return machines.Update(m);
+  auto written = state::Repo<state::Machine>(store).Mutate(tenant, device_id, [&](state::Machine& m) -> Status {
+    m.credential_hash.clear();
+    if (offboard) {
+      m.offboarded = true;
+      m.onboarding_status = "Offboarded";
+    }
+    return Status::Ok();
+  });
+  return written ? Status::Ok() : written.error();
 }
 
 std::string HealthStatus(const state::Machine& m, int64_t now_ms) {
