@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 namespace ward::state {
 namespace {
@@ -84,6 +85,36 @@ TEST_F(StateStoreTest, OptimisticVersionsRefuseLostUpdates) {
   EXPECT_TRUE(s.Update("a", Kind::kMachine, *read, 1).ok());
   EXPECT_EQ(s.Update("a", Kind::kMachine, *read, 1).code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(s.Get("a", Kind::kMachine, "x")->version, 2);
+}
+
+TEST_F(StateStoreTest, MutateLosesNoConcurrentUpdate) {
+  // Two processes' worth of writers (two connections, two threads each) change different fields of
+  // one machine; every change survives.
+  auto a = SqliteStateStore::Open(Path());
+  ASSERT_TRUE(a);
+  ASSERT_TRUE((*a)->CreateTenant(Tenant{"t", "T", 1}).ok());
+  Machine m;
+  m.tenant_id = "t";
+  m.id = "m";
+  ASSERT_TRUE(Repo<Machine>(**a).Insert(m).ok());
+  auto b = SqliteStateStore::Open(Path());
+  ASSERT_TRUE(b);
+  constexpr int kEach = 50;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    StateStore& store = w % 2 ? **b : **a;
+    writers.emplace_back([&store, w] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = Repo<Machine>(store).Mutate("t", "m", [&](Machine& x) -> Status {
+          x.api_tags.push_back("w" + std::to_string(w) + "-" + std::to_string(i));
+          return Status::Ok();
+        });
+        EXPECT_TRUE(r) << r.error().message();
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(Repo<Machine>(**a).Get("t", "m")->api_tags.size(), size_t{4 * kEach});
 }
 
 TEST_F(StateStoreTest, TakeIsSingleUse) {
