@@ -6,6 +6,8 @@
 // build deep trees (which would recurse deeply when evaluated or destroyed).
 #include "api/odata.h"
 
+#include <array>
+
 #include "common/time.h"
 
 #include <algorithm>
@@ -818,7 +820,11 @@ struct RValue {
   bool b = false;
   int64_t i = 0;  // kInt, kDateTime (epoch ms)
   double d = 0;
-  std::string s;
+  // kString: a view of the entity's or the literal's string (both outlive the evaluation), so that
+  // filtering many entities copies nothing; `owned` holds computed strings (tolower/toupper).
+  const std::string* ref = nullptr;
+  std::string owned;
+  const std::string& str() const { return ref ? *ref : owned; }
   const json::Value* collection = nullptr;
 };
 
@@ -860,10 +866,10 @@ RValue FromJson(const json::Value* v, PropertyType type) {
       break;
     case json::Type::kString:
       r.kind = RValue::Kind::kString;
-      r.s = v->as_string();
+      r.ref = &v->as_string();
       // Numeric properties that an entity happens to hold as strings still compare numerically.
       if (type == PropertyType::kInt || type == PropertyType::kDouble) {
-        const std::string& s = r.s;
+        const std::string& s = r.str();
         int64_t iv;
         auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), iv);
         if (ec == std::errc() && p == s.data() + s.size() && !s.empty()) {
@@ -967,18 +973,22 @@ class Evaluator {
   }
 
   RValue Call(const Expr& e) {
-    std::vector<RValue> args;
-    for (const auto& c : e.children) args.push_back(Eval(*c));
+    // The functions take one or two arguments; no allocation per entity.
+    if (e.children.empty() || e.children.size() > 2) return Bool(false);
+    std::array<RValue, 2> args;
+    for (size_t k = 0; k < e.children.size(); ++k) args[k] = Eval(*e.children[k]);
     if (e.name == "tolower" || e.name == "toupper") {
-      if (args.size() != 1 || args[0].kind != RValue::Kind::kString) return RValue{};
-      RValue r = std::move(args[0]);
-      for (char& c : r.s) c = e.name == "tolower" ? ToLowerAscii(c) : ToUpperAscii(c);
+      if (e.children.size() != 1 || args[0].kind != RValue::Kind::kString) return RValue{};
+      RValue r;
+      r.kind = RValue::Kind::kString;
+      r.owned = args[0].str();
+      for (char& c : r.owned) c = e.name == "tolower" ? ToLowerAscii(c) : ToUpperAscii(c);
       return r;
     }
-    if (args.size() != 2 || args[0].kind != RValue::Kind::kString || args[1].kind != RValue::Kind::kString) {
+    if (e.children.size() != 2 || args[0].kind != RValue::Kind::kString || args[1].kind != RValue::Kind::kString) {
       return Bool(false);
     }
-    const std::string_view hay = args[0].s, needle = args[1].s;
+    const std::string_view hay = args[0].str(), needle = args[1].str();
     if (e.name == "startswith") return Bool(hay.starts_with(needle));
     if (e.name == "endswith") return Bool(hay.ends_with(needle));
     if (e.name == "contains") return Bool(hay.find(needle) != std::string_view::npos);
@@ -1000,7 +1010,7 @@ class Evaluator {
       if (item.kind != K::kString || (!eq_op && !ne_op)) return false;
       bool found = false;
       for (const auto& v : coll.collection->items()) {
-        if (v.is_string() && v.as_string() == item.s) {
+        if (v.is_string() && v.as_string() == item.str()) {
           found = true;
           break;
         }
@@ -1020,7 +1030,7 @@ class Evaluator {
     } else if (a.kind != b.kind) {
       return ne_op;  // incomparable at run time (entity data of an unexpected type)
     } else if (a.kind == K::kString) {
-      const int c = a.s.compare(b.s);
+      const int c = a.str().compare(b.str());
       cmp = c < 0 ? -1 : (c > 0 ? 1 : 0);
     } else if (a.kind == K::kDateTime) {
       cmp = a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
@@ -1079,7 +1089,7 @@ int OrderCompare(const RValue& a, const RValue& b) {
       }
     case K::kDateTime: return a.i < b.i ? -1 : (a.i > b.i ? 1 : 0);
     case K::kString: {
-      const int c = a.s.compare(b.s);
+      const int c = a.str().compare(b.str());
       return c < 0 ? -1 : (c > 0 ? 1 : 0);
     }
   }
