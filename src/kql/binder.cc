@@ -751,23 +751,88 @@ class Binder {
     auto p = Unary(Plan::Kind::kSummarize, in, Schema{});
     int counter = 0;
     for (const NodePtr& k : op.by) WARD_RETURN_IF_ERROR(AddKey(*p, k, in->schema, scope, &counter));
-    // Expressions over aggregates (summarize x = count() * 2) are computed by an extend afterwards.
-    std::vector<NodePtr> post;
+    // Expressions over aggregates (x = count() * 2, round(avg(X), 2)): every aggregate call inside
+    // becomes a hidden column of the summarize and the expression an extend over its output; a
+    // final project drops the hidden columns and restores the order the items were written in.
+    struct Item {
+      std::vector<std::string> outputs;  // aggregate item: its output columns
+      std::string post_name;             // expression item: its name ("" = ColumnN)
+      NodePtr post;                      // expression item: rewritten over the hidden columns
+    };
+    std::vector<Item> items;
+    std::set<std::string> hidden;
     for (const NodePtr& item : op.args) {
       std::vector<std::string> names;
       NodePtr e = item;
       if (item->kind == NodeKind::kAssign) names = item->names, e = item->args[0];
       const AggregateDef* def = e->kind == NodeKind::kCall ? FindAggregate(e->name) : nullptr;
-      if (!def) {
-        return Err(e->kind == NodeKind::kCall && !FindFunction(e->name) && !IsKnownUnsupportedFunction(e->name)
-                       ? Fail(e->pos, "Failed to resolve aggregate function '" + e->name + "'")
-                   : e->kind == NodeKind::kCall && IsKnownUnsupportedFunction(e->name)
-                       ? Unsupported(e->pos, e->name)
-                       : Unsupported(e->pos, "expressions over aggregates in summarize"));
+      Item it;
+      if (def) {
+        WARD_RETURN_IF_ERROR(AddAggregate(*p, *def, *e, names, in->schema, scope));
+        it.outputs = p->aggs.back().names;
+        items.push_back(std::move(it));
+        continue;
       }
-      WARD_RETURN_IF_ERROR(AddAggregate(*p, *def, *e, names, in->schema, scope));
+      if (e->kind == NodeKind::kCall && IsKnownUnsupportedFunction(e->name)) return Err(Unsupported(e->pos, e->name));
+      if (e->kind == NodeKind::kCall && !FindFunction(e->name)) {
+        return Err(Fail(e->pos, "Failed to resolve aggregate function '" + e->name + "'"));
+      }
+      if (names.size() > 1) return Err(Unsupported(item->pos, "tuple assignment"));
+      int found = 0;
+      WARD_ASSIGN_OR_RETURN(NodePtr lifted, LiftAggregates(e, *p, in->schema, scope, &hidden, &found));
+      if (found == 0) return Err(Fail(e->pos, "Summarize expression must contain an aggregate function"));
+      it.post_name = names.empty() ? DeriveName(*e) : names[0];
+      it.post = std::move(lifted);
+      items.push_back(std::move(it));
     }
-    return p;
+    if (hidden.empty()) return p;
+    auto ext = Unary(Plan::Kind::kExtend, p, p->schema);
+    for (Item& it : items) {
+      if (!it.post) continue;
+      WARD_ASSIGN_OR_RETURN(BExpr be, BindScalar(it.post, ext->schema, scope));
+      std::string out = it.post_name.empty() ? NextColumnName(ext->schema, &counter) : it.post_name;
+      if (ext->schema.Find(out) >= 0) out = Unique(ext->schema, out);
+      ext->schema.Add(out, be->type);
+      ext->exprs.emplace_back(out, be);
+      it.outputs = {out};
+    }
+    auto proj = Unary(Plan::Kind::kProject, ext, Schema{});
+    auto keep = [&](const std::string& nm) {
+      int k = ext->schema.Find(nm);
+      proj->schema.Add(nm, ext->schema.types[k]);
+      proj->exprs.emplace_back(nm, ColumnRef(nm, ext->schema.types[k], op.pos));
+    };
+    for (const auto& [nm, e] : p->keys) keep(nm);
+    for (const Item& it : items) {
+      for (const std::string& nm : it.outputs) keep(nm);
+    }
+    return proj;
+  }
+
+  // Replaces each aggregate call in `e` by a reference to a hidden output column of `p`.
+  Result<NodePtr> LiftAggregates(const NodePtr& e, Plan& p, const Schema& in, ScopePtr scope, std::set<std::string>* hidden,
+                                 int* found) {
+    if (e->kind == NodeKind::kCall) {
+      if (const AggregateDef* def = FindAggregate(e->name)) {
+        std::string nm = Unique(p.schema, "__agg" + std::to_string(hidden->size() + 1));
+        WARD_RETURN_IF_ERROR(AddAggregate(p, *def, *e, {nm}, in, scope));
+        if (p.aggs.back().names.size() != 1) return Err(Unsupported(e->pos, e->name + "() inside an expression"));
+        hidden->insert(p.aggs.back().names[0]);
+        ++*found;
+        auto ref = std::make_shared<Node>();
+        ref->kind = NodeKind::kName;
+        ref->pos = e->pos;
+        ref->name = p.aggs.back().names[0];
+        return NodePtr(ref);
+      }
+    }
+    if (e->args.empty()) return e;
+    auto copy = std::make_shared<Node>(*e);
+    for (NodePtr& a : copy->args) {
+      if (!a) continue;
+      WARD_ASSIGN_OR_RETURN(a, LiftAggregates(a, p, in, scope, hidden, found));
+    }
+    return NodePtr(copy);
   }
 
   Status AddAggregate(Plan& p, const AggregateDef& def, const Node& call, const std::vector<std::string>& names, const Schema& in,
