@@ -1,7 +1,8 @@
 // Indicators of compromise (mde-api.md §3.4, §4 Indicator): list, submit or update (upsert on type +
 // value), import (≤ 500, a result per item), delete and batch delete. Apps with Ti.ReadWrite see and
 // change only their own indicators; Ti.ReadWrite.All (and users with "Manage security settings")
-// all of the tenant's. CIDR ranges for IpAddress are a Ward extension.
+// all of the tenant's. CIDR ranges for IpAddress, and CSV and STIX 2.1 imports (indicator_feeds.h), are
+// Ward extensions.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/entities.h"
+#include "api/indicator_feeds.h"
 #include "api/validators.h"
 #include "common/time.h"
 
@@ -206,6 +208,52 @@ bool VisibleTo(Call& call, const rbac::DeviceScope& scope, const state::Indicato
   return false;
 }
 
+// The import body as indicator bodies: MDE's {"Indicators":[...]}, the portal CSV (text/csv) or a
+// STIX 2.1 bundle (application/stix+json, or any JSON body whose "type" is "bundle"). On a
+// whole-request error the response is already written and nullopt returned.
+std::optional<std::vector<FeedItem>> ImportItems(Call& call) {
+  std::string content_type = state::LowerAscii(std::string(call.req.headers.Get("Content-Type")));
+  content_type = content_type.substr(0, content_type.find(';'));
+  while (!content_type.empty() && content_type.back() == ' ') content_type.pop_back();
+  size_t too_many = 0;
+  auto fail = [&](const Status& st) {
+    call.Fail(st, too_many ? "MaximumBatchSizeExceeded" : "");
+    return std::nullopt;
+  };
+  if (content_type == "text/csv") {
+    auto items = IndicatorsFromCsv(call.req.body, &too_many);
+    if (!items) return fail(items.error());
+    return std::move(*items);
+  }
+  auto body = call.JsonBody();
+  if (!body) return fail(body.error());
+  if (content_type == "application/stix+json" || body->GetString("type").value_or("") == "bundle") {
+    auto items = IndicatorsFromStix(*body, &too_many);
+    if (!items) return fail(items.error());
+    return std::move(*items);
+  }
+  const json::Value* list = body->Find("Indicators");
+  if (!list || list->is_null()) return fail(InvalidArgument("Parameter Indicators is missing"));
+  if (!list->is_array()) return fail(InvalidArgument("Request body is incorrect: Indicators must be an array"));
+  if (list->items().empty()) return fail(InvalidArgument("Indicators is empty"));
+  if (list->items().size() > kMaxImportItems) {
+    too_many = list->items().size();
+    return fail(InvalidArgument("Received: " + std::to_string(too_many) + ", allowed: " + std::to_string(kMaxImportItems)));
+  }
+  std::vector<FeedItem> out;
+  for (const json::Value& item : list->items()) {
+    FeedItem f;
+    if (!item.is_object()) {
+      f.failure = "an indicator must be a JSON object";
+    } else {
+      f.shown = item.GetString("indicatorValue").value_or("");
+      f.body = item;
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 }  // namespace
 
 void RegisterIndicatorRoutes(Api& api) {
@@ -235,26 +283,17 @@ void RegisterIndicatorRoutes(Api& api) {
   });
   api.Add("POST", "/api/indicators/import", [](Call& call) {
     if (Status st = call.Require(WriteIndicators()); !st.ok()) return call.Fail(st);
-    auto body = call.JsonBody();
-    if (!body) return call.Fail(body.error());
-    const json::Value* items = body->Find("Indicators");
-    if (!items || items->is_null()) return call.Fail(InvalidArgument("Parameter Indicators is missing"));
-    if (!items->is_array()) return call.Fail(InvalidArgument("Request body is incorrect: Indicators must be an array"));
-    if (items->items().empty()) return call.Fail(InvalidArgument("Indicators is empty"));
-    if (items->items().size() > 500) {
-      return call.Fail(InvalidArgument("Received: " + std::to_string(items->items().size()) + ", allowed: 500"),
-                       "MaximumBatchSizeExceeded");
-    }
+    auto items = ImportItems(call);
+    if (!items) return;
+    // Every source goes through FromBody, so a CSV row or STIX object is judged exactly as a POST.
     json::Writer w;
     w.StartObject().KV("@odata.context", call.BaseUrl() + "/api/$metadata#Collection(microsoft.windowsDefenderATP.api.ImportIndicatorResult)");
     w.Key("value").StartArray();
     int imported = 0;
-    for (const json::Value& item : items->items()) {
-      std::string code, failure, id;
-      std::string shown = item.is_object() ? item.GetString("indicatorValue").value_or("") : "";
-      if (!item.is_object()) {
-        failure = "an indicator must be a JSON object";
-      } else if (auto s = FromBody(call, item, &code); !s) {
+    for (const FeedItem& item : *items) {
+      std::string code, failure = item.failure, id;
+      if (!failure.empty()) {
+      } else if (auto s = FromBody(call, item.body, &code); !s) {
         failure = s.error().message();
       } else if (Status st = Save(call, *s); !st.ok()) {
         failure = st.message();
@@ -264,7 +303,7 @@ void RegisterIndicatorRoutes(Api& api) {
       }
       w.StartObject();
       w.Key("id").Val(id.empty() ? json::Value() : json::Value(id));
-      w.KV("indicator", shown);
+      w.KV("indicator", item.shown);
       w.KV("isFailed", !failure.empty());
       w.Key("failureReason").Val(failure.empty() ? json::Value() : json::Value(failure));
       w.EndObject();

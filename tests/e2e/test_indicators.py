@@ -98,3 +98,55 @@ def test_apps_with_ti_readwrite_see_only_their_own(ward, admin_token):
     assert_mde_error(ward.request("DELETE", f"/api/indicators/{mine['id']}", other), 404, "ResourceNotFound")
     reader = new_app(ward, admin_token, ["Machine.Read.All"])
     assert_mde_error(ward.post("/api/indicators", reader, json=indicator("b" * 40)), 403, "Forbidden")
+
+
+CSV_HEADER = ("IndicatorType,IndicatorValue,ExpirationTime,Action,Severity,Title,Description,RecommendedActions,"
+              "RbacGroups,Category,MitreTechniques,GenerateAlert\r\n")
+
+
+def test_csv_import(ward, admin_token):
+    sha = uuid.uuid4().hex * 2
+    domain = f"csv-{uuid.uuid4().hex[:8]}.example"
+    body = (CSV_HEADER +
+            f'FileSha256,{sha},2031-01-01T00:00:00Z,Alert,High,CSV tool,"bad, ""really""",Reimage,,Malware,T1059,TRUE\r\n'
+            f"DomainName,{domain},,Block,Low,CSV domain,,,,,,\r\n"
+            "FileMd5,nothex,,Alert,High,bad hash,,,,,,TRUE\r\n")
+    r = ward.post("/api/indicators/import", admin_token, data=body, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text
+    results = r.json()["value"]
+    assert [x["isFailed"] for x in results] == [False, False, True]
+    assert results[2]["indicator"] == "nothex" and results[2]["failureReason"]
+    listed = ward.get(f"/api/indicators?$filter=indicatorValue eq '{sha}'", admin_token).json()["value"]
+    assert len(listed) == 1 and listed[0]["description"] == 'bad, "really"' and listed[0]["generateAlert"] is True
+    assert listed[0]["expirationTime"].startswith("2031-01-01")
+    # Whole-file problems are one MDE error, nothing imported.
+    r = ward.post("/api/indicators/import", admin_token, data="Colour,IndicatorValue\nred,x\n",
+                  headers={"Content-Type": "text/csv"})
+    assert_mde_error(r, 400, "InvalidInput")
+    rows = "".join(f"DomainName,d{i}.{domain},,Block,Low,t,,,,,,\n" for i in range(501))
+    r = ward.post("/api/indicators/import", admin_token, data=CSV_HEADER + rows, headers={"Content-Type": "text/csv"})
+    assert_mde_error(r, 400, "MaximumBatchSizeExceeded")
+
+
+def test_stix_bundle_import(ward, admin_token):
+    ip = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    domain = f"stix-{uuid.uuid4().hex[:8]}.example"
+    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--1", "name": "C2 infra", "description": "beacon",
+         "pattern_type": "stix", "valid_until": "2032-02-02T00:00:00Z",
+         "pattern": f"[ipv4-addr:value = '{ip}' OR domain-name:value = '{domain}']"},
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--2", "pattern_type": "stix",
+         "pattern": "[process:name = 'evil']"},
+        {"type": "malware", "id": "malware--1", "name": "ignored"}]}
+    r = ward.post("/api/indicators/import", admin_token, json=bundle)
+    assert r.status_code == 200, r.text
+    results = r.json()["value"]
+    assert [(x["indicator"], x["isFailed"]) for x in results] == [(ip, False), (domain, False), ("indicator--2", True)]
+    assert "not supported" in results[2]["failureReason"]
+    got = ward.get(f"/api/indicators?$filter=indicatorValue eq '{domain}'", admin_token).json()["value"][0]
+    assert got["title"] == "C2 infra" and got["action"] == "Alert" and got["generateAlert"] is True
+    assert got["indicatorType"] == "DomainName" and got["expirationTime"].startswith("2032-02-02")
+    # The STIX media type is honoured even without "type": "bundle" sniffing.
+    r = ward.post("/api/indicators/import", admin_token, data='{"type":"identity"}',
+                  headers={"Content-Type": "application/stix+json"})
+    assert_mde_error(r, 400, "InvalidInput")
