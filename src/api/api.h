@@ -25,6 +25,10 @@
 #include "rbac/authorizer.h"
 #include "state/state_store.h"
 
+namespace ward::detect {
+class SigmaDetector;
+}
+
 namespace ward::api {
 
 struct Services {
@@ -37,6 +41,7 @@ struct Services {
   ingest::IngestService* ingest = nullptr;  // sensor telemetry; null when not wired (unit tests)
   events::EventStore* event_store = nullptr;  // telemetry for timelines (and hunting)
   events::EventLog* event_log = nullptr;      // server-made rows (alerts) are appended here
+  detect::SigmaDetector* sigma = nullptr;     // live Sigma rules (/api/detectionrules); null when not wired
   kql::QueryOptions hunting;                  // hunting limits (config.json "hunting")
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
@@ -129,6 +134,7 @@ void RegisterMachineRoutes(Api& api);      // machine_routes.cc
 void RegisterEntityRoutes(Api& api);       // entity_routes.cc: files, IPs, domains, users
 void RegisterAlertRoutes(Api& api);        // alert_routes.cc: alerts and machine actions (read)
 void RegisterIndicatorRoutes(Api& api);    // indicator_routes.cc: IoCs
+void RegisterDetectionRuleRoutes(Api& api);  // detection_rule_routes.cc: Sigma rules (Ward extension)
 void RegisterHuntingRoutes(Api& api);      // hunting_routes.cc: advanced hunting (KQL)
 void RegisterAuditRoutes(Api& api);        // audit_routes.cc
 void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding

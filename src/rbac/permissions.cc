@@ -84,6 +84,7 @@ const std::vector<ApiPermissionInfo>& ApplicationPermissions() {
       {"Ward.Management.ReadWrite.All", "Manage roles, device groups, user groups, users and apps", true},
       {"Ward.AuditLog.Read.All", "Read the audit log", true},
       {"Ward.Settings.ReadWrite.All", "Manage onboarding, streaming and other system settings", true},
+      {"Ward.DetectionRules.ReadWrite.All", "Read and write Sigma detection rules", true},
   };
   return kAll;
 }
@@ -116,6 +117,7 @@ const std::vector<ApiPermissionInfo>& DelegatedPermissions() {
       {"Ward.Management.ReadWrite", "Manage roles, device groups, user groups, users and apps", true},
       {"Ward.AuditLog.Read", "Read the audit log", true},
       {"Ward.Settings.ReadWrite", "Manage onboarding, streaming and other system settings", true},
+      {"Ward.DetectionRules.ReadWrite", "Read and write Sigma detection rules", true},
   };
   return kAll;
 }

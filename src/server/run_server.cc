@@ -133,13 +133,22 @@ Status Serve(const ServeOptions& o) {
   detect::AlertWriter alert_writer(*store, event_log.get(), schema);
   detect::DetectionEngine detection(*event_log, *store, alert_writer, schema, events_dir + "/cursors", registry);
   detection.AddDetector(std::make_unique<detect::IocDetector>(*store, schema));
+  detect::SigmaDetector* sigma_rules = nullptr;
   {
+    // Rules added through /api/detectionrules live in the state store, per tenant.
+    std::vector<detect::ApiSigmaRule> api_rules;
+    WARD_ASSIGN_OR_RETURN(auto tenants, store->ListTenants());
+    for (const state::Tenant& t : tenants) {
+      WARD_ASSIGN_OR_RETURN(auto stored, state::Repo<state::DetectionRule>(*store).List(t.id));
+      for (state::DetectionRule& r : stored) api_rules.push_back({r.tenant_id, r.id, std::move(r.yaml)});
+    }
     std::vector<detect::SigmaLoadOutcome> outcomes;
-    WARD_ASSIGN_OR_RETURN(auto sigma, detect::SigmaDetector::Create(schema, o.data_dir + "/rules/sigma", &outcomes));
+    WARD_ASSIGN_OR_RETURN(auto sigma, detect::SigmaDetector::Create(schema, o.data_dir + "/rules/sigma", std::move(api_rules), &outcomes));
     for (const detect::SigmaLoadOutcome& r : outcomes) {
       if (r.state == detect::SigmaLoadState::kFailed) log::Warn("sigma rule not loaded", {{"rule", r.source}, {"reason", r.reason}});
     }
     log::Info("sigma rules loaded", {{"rules", std::to_string(sigma->rules())}, {"files", std::to_string(outcomes.size())}});
+    sigma_rules = sigma.get();
     detection.AddDetector(std::move(sigma));
   }
   WARD_RETURN_IF_ERROR(detection.Start());
@@ -150,6 +159,7 @@ Status Serve(const ServeOptions& o) {
   services.ingest = &ingest_service;
   services.event_store = event_store.get();
   services.event_log = event_log.get();
+  services.sigma = sigma_rules;
   services.hunting = cfg.hunting;
   services.public_url = public_url;
   if (tls) services.server_cert_sha256 = ingest::CertificateSha256FromPemFile(http_opts.tls_cert_file);
@@ -161,6 +171,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterEntityRoutes(api);
   api::RegisterAlertRoutes(api);
   api::RegisterIndicatorRoutes(api);
+  api::RegisterDetectionRuleRoutes(api);
   api::RegisterHuntingRoutes(api);
   api::RegisterAuditRoutes(api);
   api::RegisterSensorRoutes(api);

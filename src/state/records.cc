@@ -174,6 +174,10 @@ template <class V> void VisitFields(Indicator& r, V& v) {
   v("rbacGroupNames", r.rbac_group_names); v("rbacGroupIds", r.rbac_group_ids);
   v("generateAlert", r.generate_alert); v("educateUrl", r.educate_url);
 }
+template <class V> void VisitFields(DetectionRule& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("title", r.title); v("yaml", r.yaml);
+  v("createdBy", r.created_by); v("creationMs", r.creation_ms);
+}
 
 template <class R> json::Value Encode(const R& r) {
   Encoder e;
@@ -264,5 +268,7 @@ json::Value ToJson(const Indicator& r) { return Encode(r); }
 Result<Alert> AlertFromJson(const json::Value& v) { return Decode<Alert>(v); }
 Result<MachineAction> MachineActionFromJson(const json::Value& v) { return Decode<MachineAction>(v); }
 Result<Indicator> IndicatorFromJson(const json::Value& v) { return Decode<Indicator>(v); }
+json::Value ToJson(const DetectionRule& r) { return Encode(r); }
+Result<DetectionRule> DetectionRuleFromJson(const json::Value& v) { return Decode<DetectionRule>(v); }
 
 }  // namespace ward::state

@@ -291,6 +291,17 @@ struct Indicator {
   std::string educate_url;
 };
 
+// A Sigma rule added through POST /api/detectionrules (a Ward extension); the YAML is kept verbatim so
+// that it is recompiled on start exactly as it was accepted.
+struct DetectionRule {
+  std::string tenant_id;
+  std::string id;     // the rule's Sigma id, or a digest of its text when it has none
+  std::string title;
+  std::string yaml;
+  std::string created_by;
+  int64_t creation_ms = 0;
+};
+
 json::Value ToJson(const User& r);
 json::Value ToJson(const UserGroup& r);
 json::Value ToJson(const Role& r);
@@ -304,6 +315,7 @@ json::Value ToJson(const EnrollmentKey& r);
 json::Value ToJson(const Alert& r);
 json::Value ToJson(const MachineAction& r);
 json::Value ToJson(const Indicator& r);
+json::Value ToJson(const DetectionRule& r);
 Result<User> UserFromJson(const json::Value& v);
 Result<UserGroup> UserGroupFromJson(const json::Value& v);
 Result<Role> RoleFromJson(const json::Value& v);
@@ -317,6 +329,7 @@ Result<EnrollmentKey> EnrollmentKeyFromJson(const json::Value& v);
 Result<Alert> AlertFromJson(const json::Value& v);
 Result<MachineAction> MachineActionFromJson(const json::Value& v);
 Result<Indicator> IndicatorFromJson(const json::Value& v);
+Result<DetectionRule> DetectionRuleFromJson(const json::Value& v);
 
 json::Value StringArray(const std::vector<std::string>& values);
 // Reads an array of strings; nullopt when v is not an array of strings.

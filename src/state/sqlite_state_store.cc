@@ -21,6 +21,7 @@ const char* KindName(Kind kind) {
     case Kind::kAlert: return "alert";
     case Kind::kMachineAction: return "machine_action";
     case Kind::kIndicator: return "indicator";
+    case Kind::kDetectionRule: return "detection_rule";
   }
   return "unknown";
 }

