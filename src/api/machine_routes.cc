@@ -297,22 +297,20 @@ void FindByIp(Call& call, const std::string& ip, const std::string& timestamp, s
 void RegisterMachineRoutes(Api& api) {
   auto catalog = std::make_shared<MachineCatalog>(api.services().store, api.services().authz);
   // Lookups whose literal paths would otherwise be taken for a machine id come first.
-  api.Add("GET", "/api/machines/findbyip({args})", [](Call& call) {
-    if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
-    auto args = ParseFunctionArgs(call.req.PathParam("args"));
-    if (!args) return call.Fail(args.error());
-    if (!args->count("ip")) return call.Fail(InvalidArgument("Parameter ip is missing"));
-    if (!args->count("timestamp")) return call.Fail(InvalidArgument("Parameter timestamp is missing"));
-    FindByIp(call, (*args)["ip"], (*args)["timestamp"], std::chrono::minutes(15), false);
-  });
-  api.Add("GET", "/api/machines/find({args})", [](Call& call) {
-    if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
-    auto args = ParseFunctionArgs(call.req.PathParam("args"));
-    if (!args) return call.Fail(args.error());
-    if (!args->count("key")) return call.Fail(InvalidArgument("Parameter key is missing"));
-    if (!args->count("timestamp")) return call.Fail(InvalidArgument("Parameter timestamp is missing"));
-    FindByIp(call, (*args)["key"], (*args)["timestamp"], std::chrono::minutes(16), true);
-  });
+  // findbyip(ip=…,timestamp=…) ±15 min and the older find(timestamp=…,key=…) ±16 min, 404 when empty.
+  auto find_route = [&api](const char* pattern, std::string key_arg, std::chrono::minutes window, bool not_found_when_empty) {
+    api.Add("GET", pattern, [key_arg, window, not_found_when_empty](Call& call) {
+      if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
+      auto args = ParseFunctionArgs(call.req.PathParam("args"));
+      if (!args) return call.Fail(args.error());
+      for (const std::string& name : {key_arg, std::string("timestamp")}) {
+        if (!args->count(name)) return call.Fail(InvalidArgument("Parameter " + name + " is missing"));
+      }
+      FindByIp(call, (*args)[key_arg], (*args)["timestamp"], window, not_found_when_empty);
+    });
+  };
+  find_route("/api/machines/findbyip({args})", "ip", std::chrono::minutes(15), false);
+  find_route("/api/machines/find({args})", "key", std::chrono::minutes(16), true);
   api.Add("GET", "/api/machines/findbytag", [](Call& call) {
     if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
     auto form = http::ParseForm(call.req.query);
