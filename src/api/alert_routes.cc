@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "detect/alert_rows.h"
+#include "detect/alert_writer.h"
 #include "detect/evidence.h"
 
 namespace ward::api {
@@ -24,15 +25,6 @@ const std::set<std::string, std::less<>>& AlertCategories() {
   return c;
 }
 
-// "da<ticks>_<10 digits>", the shape of MDE alert ids.
-std::string NewAlertId() {
-  std::string random = RandomBytes(8);
-  uint64_t n = 0;
-  for (unsigned char c : random) n = (n << 8) | c;
-  n %= 10'000'000'000ull;
-  std::string digits = std::to_string(n);
-  return "da" + std::to_string(NowTicks() + 621'355'968'000'000'000) + "_" + std::string(10 - digits.size(), '0') + digits;
-}
 
 // ---- evidence from a stored event ---------------------------------------------------------------
 
@@ -173,7 +165,7 @@ void CreateAlertByReference(Call& call) {
   }
   state::Alert a;
   a.tenant_id = call.tenant();
-  a.id = NewAlertId();
+  a.id = detect::NewAlertId();
   a.severity = s["severity"];
   a.category = s["category"];
   a.title = s["title"];
