@@ -38,6 +38,11 @@ const EVP_MD* Sha1Md() {
   return md;
 }
 
+const EVP_MD* Md5Md() {
+  static const EVP_MD* md = FetchedMd("MD5");
+  return md;
+}
+
 EVP_MAC* HmacAlgorithm() {
   static EVP_MAC* mac = [] {
     EVP_MAC* m = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
@@ -186,6 +191,7 @@ bool IsGuid(std::string_view s) {
 std::string Sha256(std::string_view data) { return Digest(Sha256Md(), data); }
 
 std::string Sha1(std::string_view data) { return Digest(Sha1Md(), data); }
+std::string Md5(std::string_view data) { return Digest(Md5Md(), data); }
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
   std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(HmacAlgorithm()),

@@ -17,6 +17,7 @@ bool IsGuid(std::string_view s);
 
 std::string Sha256(std::string_view data);  // raw 32 bytes
 std::string Sha1(std::string_view data);    // raw 20 bytes
+std::string Md5(std::string_view data);     // raw 16 bytes (file hashes and KQL's hash_md5; not for security)
 std::string HmacSha256(std::string_view key, std::string_view data);  // raw 32 bytes
 // Constant-time comparison for secrets and MACs.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

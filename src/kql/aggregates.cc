@@ -1,5 +1,5 @@
 // Aggregate functions of `summarize` (hunting-schema.md §2), registered as data in kAggregates.
-// Nulls are ignored; count/dcount/sum default to 0, make_set/make_list to [], the others to null.
+// Nulls are ignored; count/dcount/sum default to 0, make_set/make_list to [], make_bag to {}, the others to null.
 #include <algorithm>
 #include <cmath>
 #include <unordered_set>
@@ -226,6 +226,41 @@ class MakeAcc : public Accumulator {
   std::vector<std::unordered_set<std::string>> seen_;
 };
 
+// make_bag(X [, max]): the union of the group's property bags; a key seen again keeps its first
+// value (Kusto picks an arbitrary one); values that are not bags are ignored.
+class MakeBagAcc : public Accumulator {
+ public:
+  void Add(const std::vector<const Column*>& a, const std::vector<uint32_t>& g, const uint8_t* mask, size_t groups) override {
+    bags_.resize(groups);
+    const Column& c = *a[0];
+    if (c.type != Type::kDynamic) return;
+    for (size_t i = 0; i < g.size(); ++i) {
+      if (!Counted(mask, i) || IsNull(c, i)) continue;
+      size_t max = a.size() > 1 && !IsNull(*a[1], i) && !a[1]->ints.empty() ? static_cast<size_t>(std::max<int64_t>(0, a[1]->ints[At(*a[1], i)])) : 0;
+      if (max == 0) max = 1048576;
+      auto v = json::Value::Parse(c.strings[At(c, i)]);
+      if (!v || !v->is_object()) continue;
+      json::Value& bag = bags_[g[i]];
+      for (const auto& m : v->members()) {
+        if (bag.is_object() && (bag.members().size() >= max || bag.Find(m.key))) continue;
+        bag.Set(m.key, m.value);
+      }
+    }
+  }
+  void Finish(size_t groups, std::vector<Column>& out) override {
+    bags_.resize(groups);
+    Column c = NewColumn(Type::kDynamic, groups);
+    for (const json::Value& b : bags_) {
+      c.strings.push_back(b.is_object() ? b.Serialize() : "{}");
+      c.nulls.push_back(0);
+    }
+    out.push_back(std::move(c));
+  }
+
+ private:
+  std::vector<json::Value> bags_;
+};
+
 // percentile(X, p) / percentiles(X, p1, p2 …): nearest-rank over the group's values.
 class PercentileAcc : public Accumulator {
  public:
@@ -325,6 +360,7 @@ std::unique_ptr<Accumulator> MakeArgMax(const std::vector<Type>&, const std::vec
 std::unique_ptr<Accumulator> MakeAny(const std::vector<Type>&, const std::vector<Type>& o) { return std::make_unique<AnyAcc>(o); }
 std::unique_ptr<Accumulator> MakeSetAcc(const std::vector<Type>&, const std::vector<Type>&) { return std::make_unique<MakeAcc>(true); }
 std::unique_ptr<Accumulator> MakeListAcc(const std::vector<Type>&, const std::vector<Type>&) { return std::make_unique<MakeAcc>(false); }
+std::unique_ptr<Accumulator> MakeBag(const std::vector<Type>&, const std::vector<Type>&) { return std::make_unique<MakeBagAcc>(); }
 std::unique_ptr<Accumulator> MakePercentile(const std::vector<Type>&, const std::vector<Type>& o) { return std::make_unique<PercentileAcc>(o[0]); }
 std::unique_ptr<Accumulator> MakeStdev(const std::vector<Type>&, const std::vector<Type>&) { return std::make_unique<StdevAcc>(false); }
 std::unique_ptr<Accumulator> MakeVariance(const std::vector<Type>&, const std::vector<Type>&) { return std::make_unique<StdevAcc>(true); }
@@ -356,6 +392,8 @@ const AggregateDef kAggregates[] = {
     {"make_list", 1, 2, "list_", -1, Fixed<Type::kDynamic>, MakeListAcc},
     {"makelist", 1, 2, "list_", -1, Fixed<Type::kDynamic>, MakeListAcc},
     {"make_list_if", 2, 3, "list_", 1, Fixed<Type::kDynamic>, MakeListAcc},
+    {"make_bag", 1, 2, "bag_", -1, Fixed<Type::kDynamic>, MakeBag},
+    {"make_bag_if", 2, 3, "bag_", 1, Fixed<Type::kDynamic>, MakeBag},
     {"percentile", 2, 2, "percentile_", -1, PercentileType, MakePercentile},
     {"percentiles", 2, -1, "percentile_", -1, PercentileType, MakePercentile},
     {"stdev", 1, 1, "stdev_", -1, Fixed<Type::kReal>, MakeStdev},

@@ -7,8 +7,11 @@
 #include "json/json.h"
 #include "kql/executor.h"
 #include "kql/functions.h"
+#include "kql/parser.h"
 
 namespace ward::kql {
+
+extern const char kPreludeKql[];  // generated from prelude.kql
 
 int Schema::Find(std::string_view n) const {
   for (size_t i = 0; i < names.size(); ++i) {
@@ -22,10 +25,10 @@ namespace {
 // Functions Kusto has that this engine does not implement: named as not supported, never as unknown.
 bool IsKnownUnsupportedFunction(std::string_view n) {
   static const std::set<std::string_view> k = {
-      "parse_xml", "parse_csv", "parse_path", "parse_user_agent", "parse_version", "make_bag", "make_bag_if", "bag_merge", "make_string",
-      "new_guid", "rand", "series_decompose", "make_series", "geo_info_from_ip_address", "ipv6_compare", "ipv6_is_match",
-      "format_timespan", "bin_at", "row_number", "prev", "next", "zip", "array_sort_asc", "array_sort_desc", "base64_decode_toarray",
-      "FileProfile", "DeviceFromIP", "AssignedIPAddresses", "SeenBy", "todecimal", "treepath", "dcount_hll", "hll", "tdigest",
+      "parse_xml", "parse_path", "parse_user_agent", "parse_version", "bag_merge",
+      "series_decompose", "make_series", "geo_info_from_ip_address", "ipv6_compare", "ipv6_is_match",
+      "bin_at", "row_number", "prev", "next", "zip", "array_sort_asc", "array_sort_desc",
+      "DeviceFromIP", "AssignedIPAddresses", "SeenBy", "todecimal", "treepath", "dcount_hll", "hll", "tdigest",
       "cursor_after", "ingestion_time", "current_principal", "estimate_data_size", "pack_all", "unixtime_seconds_todatetime",
       "unixtime_milliseconds_todatetime", "make_timespan", "make_datetime", "week_of_year", "arg_max_if", "dynamic_to_json",
       "bag_remove_keys", "has_any_index", "translate", "url_encode_component", "strrep", "split_string", "toarray"};
@@ -107,9 +110,20 @@ std::string DeriveName(const Node& n) {
       if (k.literal.type == Type::kString) return base + "_" + k.literal.s;
       return base + "_" + std::to_string(k.literal.i);
     }
-    case NodeKind::kCall:
-      if ((n.name == "bin" || n.name == "floor" || n.name == "bin_at") && !n.args.empty()) return DeriveName(*n.args[0]);
+    case NodeKind::kCall: {
+      // Kusto's ResultNameKind: bin-like and conversion functions take their first argument's
+      // name; an aggregate inside an expression (tostring(make_set(X))) names it set_X.
+      static const std::set<std::string_view> first_argument = {
+          "bin", "floor", "bin_at", "tostring", "toint", "tolong", "toreal", "todouble", "tobool", "toboolean",
+          "todatetime", "totimespan", "todecimal", "toguid", "todynamic", "toobject"};
+      if (n.args.empty()) return n.name == "count" ? "count_" : "";
+      if (first_argument.count(n.name)) return DeriveName(*n.args[0]);
+      if (const AggregateDef* agg = FindAggregate(n.name); agg && !agg->prefix.empty() && n.args[0]->kind != NodeKind::kStar) {
+        std::string base = DeriveName(*n.args[0]);
+        return agg->predicate_arg == 0 ? std::string(agg->prefix) : base.empty() ? "" : std::string(agg->prefix) + base;
+      }
       return "";
+    }
     default: return "";
   }
 }
@@ -121,6 +135,25 @@ std::string DeriveExpandName(const Node& n) {
   return d;
 }
 
+// The prelude's functions (prelude.kql), parsed once: the outermost scope of every query.
+ScopePtr PreludeScope() {
+  static const ScopePtr scope = [] {
+    auto s = std::make_shared<Scope>();
+    auto q = Parse(kPreludeKql);
+    if (!q) return s;  // a broken prelude fails the golden tests, never a user's query
+    for (const NodePtr& st : q->statements) {
+      if (st->kind != NodeKind::kLet || st->args[0]->kind != NodeKind::kLambda) continue;
+      Symbol sym;
+      sym.kind = Symbol::Kind::kLambda;
+      sym.lambda = st->args[0];
+      sym.closure = s;
+      s->syms[st->name] = std::move(sym);
+    }
+    return ScopePtr(s);
+  }();
+  return scope;
+}
+
 class Binder {
  public:
   Binder(const events::SchemaRegistry& reg, const BindOptions& opt, QueryError* err) : reg_(reg), opt_(opt), err_(err) {
@@ -129,6 +162,7 @@ class Binder {
 
   Result<BoundQuery> Run(const Query& q) {
     auto scope = std::make_shared<Scope>();
+    scope->parent = PreludeScope();
     WARD_ASSIGN_OR_RETURN(Bound b, BindBody(q.statements, scope, Schema{}));
     if (!b.plan) {
       return Err(Fail(q.statements.back()->pos, "A query must end with a tabular expression; use print for scalar values"));
@@ -214,7 +248,7 @@ class Binder {
       case NodeKind::kDatatable: return true;
       case NodeKind::kName: {
         const Symbol* s = scope->Find(n->name);
-        if (s) return s->kind == Symbol::Kind::kTabular;
+        if (s) return s->kind == Symbol::Kind::kTabular || IsView(*s);
         return reg_.Find(n->name) != nullptr;
       }
       case NodeKind::kCall: {
@@ -244,6 +278,8 @@ class Binder {
     return b;
   }
 
+  static bool IsView(const Symbol& s) { return s.kind == Symbol::Kind::kLambda && s.lambda->flag && s.lambda->names.empty(); }
+
   Result<Bound> BindLambdaCall(const Symbol& sym, const Node& call, PlanPtr invoke_input, ScopePtr caller, const Schema& row) {
     if (++lambda_depth_ > 64) return Err(Fail(call.pos, "Function calls are nested too deeply (recursion is not supported)"));
     struct DepthRestore {
@@ -267,14 +303,20 @@ class Binder {
         scope->syms[lam.names[p]] = std::move(ps);
         continue;
       }
-      if (argi < call.args.size()) arg = call.args[argi++];
-      else if (lam.defaults[p]) arg = lam.defaults[p];
+      bool given_here = false;
+      if (const NodePtr* named = NamedArgument(call, lam.names[p])) {
+        arg = (*named)->args[0], given_here = true;
+      } else if (argi < call.args.size() && call.args[argi]->kind != NodeKind::kAssign) {
+        arg = call.args[argi++], given_here = true;
+      } else if (lam.defaults[p]) {
+        arg = lam.defaults[p];
+      }
       else return Err(Fail(call.pos, "Function '" + call.name + "': no value for parameter '" + lam.names[p] + "'"));
       if (tabular) {
         ps.kind = Symbol::Kind::kTabular;
         WARD_ASSIGN_OR_RETURN(ps.plan, BindTabular(arg, caller));
       } else {
-        const ScopePtr& arg_scope = argi <= call.args.size() && arg != lam.defaults[p] ? caller : sym.closure;
+        const ScopePtr& arg_scope = given_here ? caller : sym.closure;
         WARD_ASSIGN_OR_RETURN(BExpr e, BindScalar(arg, row, arg_scope));
         // Declared parameter types convert their argument (f(x:string) called with a long).
         if (auto t = ParseTypeName(lam.types[p]); t && *t != e->type && *t != Type::kDynamic && e->type != Type::kDynamic) {
@@ -284,7 +326,20 @@ class Binder {
       }
       scope->syms[lam.names[p]] = std::move(ps);
     }
+    for (const NodePtr& a : call.args) {
+      if (a->kind == NodeKind::kAssign && std::find(lam.names.begin(), lam.names.end(), a->names[0]) == lam.names.end()) {
+        return Err(Fail(a->pos, "Function '" + call.name + "' has no parameter named '" + a->names[0] + "'"));
+      }
+    }
     return BindBody(lam.args, scope, row);
+  }
+
+  // f(name=value): the argument given for a parameter by name, if any.
+  static const NodePtr* NamedArgument(const Node& call, const std::string& param) {
+    for (const NodePtr& a : call.args) {
+      if (a->kind == NodeKind::kAssign && a->names.size() == 1 && a->names[0] == param) return &a;
+    }
+    return nullptr;
   }
 
   Result<BExpr> Convert(BExpr e, Type t) {
@@ -328,6 +383,13 @@ class Binder {
       case NodeKind::kName: {
         if (const Symbol* s = scope->Find(n->name)) {
           if (s->kind == Symbol::Kind::kTabular) return s->plan;
+          if (IsView(*s)) {
+            // A view is referenced by its bare name, like a table.
+            auto call = std::make_shared<Node>(*n);
+            call->kind = NodeKind::kCall;
+            WARD_ASSIGN_OR_RETURN(Bound b, BindLambdaCall(*s, *call, nullptr, scope, Schema{}));
+            if (b.plan) return b.plan;
+          }
           return Err(Fail(n->pos, "'" + n->name + "' is not a tabular expression"));
         }
         if (const events::TableDef* t = reg_.Find(n->name)) return ScanOf(*t);
@@ -471,6 +533,7 @@ class Binder {
     }
     if (name == "join" || name == "lookup") return BindJoin(op, in, scope);
     if (name == "union") return BindUnion(op, in, scope);
+    if (name == "find" || name == "search") return BindFindOrSearch(op, in, scope);
     if (name == "mv-expand" || name == "mvexpand") return BindMvExpand(op, in, scope);
     if (name == "parse") return BindParse(op, in, scope);
     if (name == "evaluate") {
@@ -653,6 +716,8 @@ class Binder {
       WARD_RETURN_IF_ERROR(SplitItem(item, &out, &e));
       WARD_ASSIGN_OR_RETURN(BExpr be, BindScalar(e, p->schema, scope));
       if (out.empty()) out = NextColumnName(p->schema, &counter);
+      // An unnamed expression whose derived name is taken (extend tostring(X)) gets a new column.
+      if (item->kind != NodeKind::kAssign && item->kind != NodeKind::kName && p->schema.Find(out) >= 0) out = Unique(p->schema, out);
       int k = p->schema.Find(out);
       if (k >= 0) p->schema.types[k] = be->type;
       else p->schema.Add(out, be->type);
@@ -1055,6 +1120,127 @@ class Binder {
     return p;
   }
 
+  // find and search: an outer union of the named tables (every table when none is named) with a
+  // column naming each row's table, filtered by the predicate; a column a table lacks is null in
+  // its rows. search's bare string literals are term searches over every string column.
+  Result<PlanPtr> BindFindOrSearch(const Node& op, PlanPtr in, ScopePtr scope) {
+    const bool find = op.name == "find";
+    auto u = std::make_shared<Node>();
+    u->kind = NodeKind::kOperator;
+    u->name = "union";
+    u->pos = op.pos;
+    std::string source = find ? "source_" : "$table";
+    bool case_sensitive = false;
+    for (const auto& [k, v] : op.options) {
+      if (k == "withsource") source = v;
+      if (k == "kind") case_sensitive = v == "case_sensitive";
+    }
+    u->options.emplace_back("withsource", source);
+    u->args = op.by;
+    if (u->args.empty() && !in) {
+      for (const auto& t : reg_.tables()) {
+        auto n = std::make_shared<Node>();
+        n->kind = NodeKind::kName;
+        n->name = t.name;
+        n->pos = op.pos;
+        u->args.push_back(n);
+      }
+    }
+    WARD_ASSIGN_OR_RETURN(PlanPtr un, BindUnion(*u, in, scope));
+    NodePtr pred = op.args[0];
+    if (!find) pred = ExpandSearchTerms(pred, un->schema, case_sensitive);
+    WARD_ASSIGN_OR_RETURN(BExpr be, BindScalar(pred, un->schema, scope));
+    if (be->type != Type::kBool && be->type != Type::kDynamic) {
+      return Err(Fail(op.args[0]->pos, std::string("The predicate must be of type bool, not ") + TypeName(be->type)));
+    }
+    auto f = Unary(Plan::Kind::kFilter, un, un->schema);
+    f->predicate = be;
+    if (!find) return f;
+    // find's output: the source column, then the `project` list; or by default (project-smart) the
+    // columns the predicate names, the columns every table has, and the others packed into pack_.
+    auto p = Unary(Plan::Kind::kProject, f, Schema{});
+    auto keep = [&](const std::string& c) {
+      int k = f->schema.Find(c);
+      if (k < 0 || p->schema.Find(c) >= 0) return;
+      p->schema.Add(c, f->schema.types[k]);
+      p->exprs.emplace_back(c, ColumnRef(c, f->schema.types[k], op.pos));
+    };
+    keep(source);
+    if (op.text == "project") {
+      for (const std::string& c : op.names) {
+        if (f->schema.Find(c) < 0) return Err(Fail(op.pos, "Failed to resolve scalar expression named '" + c + "'"));
+        keep(c);
+      }
+      return p;
+    }
+    std::vector<std::string> named;
+    CollectNames(op.args[0], &named);
+    for (const std::string& c : named) keep(c);
+    for (size_t k = 0; k < f->schema.names.size(); ++k) {
+      bool everywhere = true;
+      for (const PlanPtr& i : un->inputs) everywhere &= i->schema.Find(f->schema.names[k]) >= 0;
+      if (everywhere) keep(f->schema.names[k]);
+    }
+    std::vector<BExpr> pack;
+    for (size_t k = 0; k < f->schema.names.size(); ++k) {
+      if (p->schema.Find(f->schema.names[k]) >= 0) continue;
+      pack.push_back(Const(Scalar::Str(f->schema.names[k]), op.pos));
+      pack.push_back(ColumnRef(f->schema.names[k], f->schema.types[k], op.pos));
+    }
+    WARD_ASSIGN_OR_RETURN(BExpr bag, Call(FindFunction("pack"), std::move(pack), op.pos));
+    p->schema.Add("pack_", Type::kDynamic);
+    p->exprs.emplace_back("pack_", bag);
+    return p;
+  }
+
+  static void CollectNames(const NodePtr& n, std::vector<std::string>* out) {
+    if (!n) return;
+    if (n->kind == NodeKind::kName) out->push_back(n->name);
+    for (const NodePtr& a : n->args) CollectNames(a, out);
+  }
+
+  // search "term": a bare string where a predicate is expected means `has` (has_cs with
+  // kind=case_sensitive) on any string column.
+  static NodePtr ExpandSearchTerms(const NodePtr& n, const Schema& schema, bool case_sensitive) {
+    if (n->kind == NodeKind::kLiteral && n->literal.type == Type::kString) {
+      NodePtr any;
+      for (size_t k = 0; k < schema.names.size(); ++k) {
+        if (schema.types[k] != Type::kString) continue;
+        auto col = std::make_shared<Node>();
+        col->kind = NodeKind::kName;
+        col->name = schema.names[k];
+        col->pos = n->pos;
+        auto has = std::make_shared<Node>();
+        has->kind = NodeKind::kBinary;
+        has->name = case_sensitive ? "has_cs" : "has";
+        has->pos = n->pos;
+        has->args = {col, n};
+        if (!any) {
+          any = has;
+          continue;
+        }
+        auto either = std::make_shared<Node>();
+        either->kind = NodeKind::kBinary;
+        either->name = "or";
+        either->pos = n->pos;
+        either->args = {any, has};
+        any = either;
+      }
+      if (any) return any;
+      auto no = std::make_shared<Node>();
+      no->kind = NodeKind::kLiteral;
+      no->literal = Scalar::Bool(false);
+      no->pos = n->pos;
+      return no;
+    }
+    const bool logical = (n->kind == NodeKind::kBinary && (n->name == "and" || n->name == "or")) ||
+                         (n->kind == NodeKind::kCall && n->name == "not");
+    if (!logical) return n;
+    auto copy = std::make_shared<Node>(*n);
+    for (NodePtr& a : copy->args) a = ExpandSearchTerms(a, schema, case_sensitive);
+    return copy;
+  }
+
   Result<PlanPtr> BindMvExpand(const Node& op, PlanPtr in, ScopePtr scope) {
     if (!in) return Err(Fail(op.pos, "The operator needs a tabular input"));
     auto p = Unary(Plan::Kind::kMvExpand, in, in->schema);
@@ -1267,11 +1453,18 @@ class Binder {
       return BExpr(e);
     }
     if (name == "column_ifexists") {
-      if (n.args.size() != 2 || n.args[0]->kind != NodeKind::kLiteral || n.args[0]->literal.type != Type::kString) {
-        return Err(Fail(n.pos, "column_ifexists() expects a column name string and a default value"));
+      // The name is a constant string: a literal, or an expression of constants (a function parameter).
+      std::optional<Scalar> col;
+      if (n.args.size() == 2) {
+        WARD_ASSIGN_OR_RETURN(BExpr ne, BindScalar(n.args[0], Schema{}, scope));
+        if (ne->type == Type::kString) {
+          auto v = EvalConstant(ne, ctx_);
+          if (v) col = *v;
+        }
       }
-      int k = row.Find(n.args[0]->literal.s);
-      if (k >= 0) return ColumnRef(n.args[0]->literal.s, row.types[k], n.pos);
+      if (!col) return Err(Fail(n.pos, "column_ifexists() expects a constant column name string and a default value"));
+      int k = row.Find(col->s);
+      if (k >= 0) return ColumnRef(col->s, row.types[k], n.pos);
       return BindScalar(n.args[1], row, scope);
     }
     if ((name == "extract" || name == "extractjson") && !n.args.empty() && n.args.back()->kind == NodeKind::kTypeof) {

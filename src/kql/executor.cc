@@ -51,7 +51,7 @@ Result<ColumnPtr> EvalExpr(const BoundExpr& e, const Table& t, const EvalContext
     owned.push_back(std::move(c));
   }
   // Constant arguments give a constant (one-entry) result; now() has no arguments.
-  const size_t n = all_const ? 1 : t.rows;
+  const size_t n = all_const && !IsVolatile(*e.fn) ? 1 : t.rows;
   Column out = NewColumn(e.type, n);
   WARD_RETURN_IF_ERROR(e.fn->impl(ctx, args, n, out));
   if (out.nulls.size() != n) return Err(Internal(std::string("function ") + std::string(e.fn->name) + " returned a wrong row count"));
@@ -351,7 +351,7 @@ class Executor {
       WARD_ASSIGN_OR_RETURN(a, Fold(a));
       all_const &= a->kind == BoundExpr::Kind::kConst;
     }
-    if (!all_const) return BExpr(copy);
+    if (!all_const || (copy->fn && IsVolatile(*copy->fn))) return BExpr(copy);
     WARD_ASSIGN_OR_RETURN(ColumnPtr col, EvalExpr(*copy, OneRow(), ctx_));
     auto c = std::make_shared<BoundExpr>();
     c->kind = BoundExpr::Kind::kConst;

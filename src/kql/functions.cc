@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <list>
+#include <random>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -1207,52 +1208,102 @@ Status DatetimeDiffImpl(const EvalContext&, const std::vector<const Column*>& a,
   return Status::Ok();
 }
 
-// format_datetime(dt, "yyyy-MM-dd HH:mm:ss.fff tt")
-Status FormatDatetimeImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+// Kusto's format strings: runs of one letter ("yyyy", "fff") are fields, anything else is literal.
+// field(c, run, r) appends a field and returns false for letters that are not fields.
+template <typename Field>
+std::string FormatByRuns(std::string_view fmt, Field field) {
+  std::string r;
+  for (size_t k = 0; k < fmt.size();) {
+    char c = fmt[k];
+    size_t run = 1;
+    while (k + run < fmt.size() && fmt[k + run] == c) ++run;
+    if (!field(c, run, r)) r.append(run, c);
+    k += run;
+  }
+  return r;
+}
+
+void AppendPadded(std::string& r, int64_t v, size_t width) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%0*lld", static_cast<int>(width), static_cast<long long>(v));
+  r += buf;
+}
+
+void AppendFraction(std::string& r, int64_t frac, size_t run, bool trim) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%07lld", static_cast<long long>(frac));
+  std::string digits = std::string(buf).substr(0, std::min<size_t>(run, 7));
+  if (trim) {
+    while (!digits.empty() && digits.back() == '0') digits.pop_back();
+    if (digits.empty() && !r.empty() && r.back() == '.') r.pop_back();
+  }
+  r += digits;
+}
+
+// Formats each row's ticks (datetime or timespan) with the row's format string; null gives "".
+template <typename Format>
+Status FormatEachRow(const std::vector<const Column*>& a, size_t n, Column& out, Format format) {
   StrArg fmt_s(*a[1]);
   for (size_t i = 0; i < n; ++i) {
-    if (IsNull(*a[0], i)) {
-      PushStr(out, "");
-      continue;
-    }
-    int64_t t = IntAt(*a[0], i);
-    int64_t days = FloorDiv(t, kDay), tod = t - days * kDay;
+    if (IsNull(*a[0], i)) PushStr(out, "");
+    else PushStr(out, format(IntAt(*a[0], i), fmt_s(i)));
+  }
+  return Status::Ok();
+}
+
+struct TimeOfDay {
+  int64_t h, mi, s, frac;
+  explicit TimeOfDay(int64_t tod)
+      : h(tod / (3600 * kTicksPerSecond)), mi(tod / (60 * kTicksPerSecond) % 60), s(tod / kTicksPerSecond % 60), frac(tod % kTicksPerSecond) {}
+};
+
+// format_datetime(dt, "yyyy-MM-dd HH:mm:ss.fff tt")
+Status FormatDatetimeImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  return FormatEachRow(a, n, out, [](int64_t t, std::string_view fmt) {
+    int64_t days = FloorDiv(t, kDay);
     int64_t y;
     unsigned mo, d;
     CivilFromDays(days, &y, &mo, &d);
-    int64_t h = tod / (3600 * kTicksPerSecond), mi = tod / (60 * kTicksPerSecond) % 60, s = tod / kTicksPerSecond % 60, frac = tod % kTicksPerSecond;
-    std::string fmt(fmt_s(i)), r;
-    char buf[32];
-    for (size_t k = 0; k < fmt.size();) {
-      char c = fmt[k];
-      size_t run = 1;
-      while (k + run < fmt.size() && fmt[k + run] == c) ++run;
-      auto num = [&](int64_t v, size_t width) {
-        std::snprintf(buf, sizeof buf, "%0*lld", static_cast<int>(width), static_cast<long long>(v));
-        r += buf;
-      };
-      switch (c) {
-        case 'y': num(run <= 2 ? y % 100 : y, run <= 2 ? run : run); break;
-        case 'M': num(mo, run); break;
-        case 'd': num(d, run); break;
-        case 'H': num(h, run); break;
-        case 'h': num(h % 12 == 0 ? 12 : h % 12, run); break;
-        case 'm': num(mi, run); break;
-        case 's': num(s, run); break;
+    const TimeOfDay c(t - days * kDay);
+    return FormatByRuns(fmt, [&](char f, size_t run, std::string& r) {
+      switch (f) {
+        case 'y': AppendPadded(r, run <= 2 ? y % 100 : y, run); return true;
+        case 'M': AppendPadded(r, mo, run); return true;
+        case 'd': AppendPadded(r, d, run); return true;
+        case 'H': AppendPadded(r, c.h, run); return true;
+        case 'h': AppendPadded(r, c.h % 12 == 0 ? 12 : c.h % 12, run); return true;
+        case 'm': AppendPadded(r, c.mi, run); return true;
+        case 's': AppendPadded(r, c.s, run); return true;
         case 'f':
-        case 'F': {
-          std::snprintf(buf, sizeof buf, "%07lld", static_cast<long long>(frac));
-          r += std::string(buf).substr(0, std::min<size_t>(run, 7));
-          break;
-        }
-        case 't': r += h < 12 ? (run == 1 ? "A" : "AM") : (run == 1 ? "P" : "PM"); break;
-        default: r.append(run, c); break;
+        case 'F': AppendFraction(r, c.frac, run, f == 'F'); return true;
+        case 't': r += c.h < 12 ? (run == 1 ? "A" : "AM") : (run == 1 ? "P" : "PM"); return true;
+        default: return false;
       }
-      k += run;
-    }
-    PushStr(out, std::move(r));
-  }
-  return Status::Ok();
+    });
+  });
+}
+
+// format_timespan(ts, "d.hh:mm:ss.fff"): d = days, h = hours of the day, m, s, f/F fractions.
+Status FormatTimespanImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  return FormatEachRow(a, n, out, [](int64_t t, std::string_view fmt) {
+    const bool negative = t < 0;
+    if (negative) t = -t;
+    const int64_t days = t / kDay;
+    const TimeOfDay c(t % kDay);
+    std::string r = FormatByRuns(fmt, [&](char f, size_t run, std::string& r) {
+      switch (f) {
+        case 'd': AppendPadded(r, days, run); return true;
+        case 'h':
+        case 'H': AppendPadded(r, c.h, run); return true;
+        case 'm': AppendPadded(r, c.mi, run); return true;
+        case 's': AppendPadded(r, c.s, run); return true;
+        case 'f':
+        case 'F': AppendFraction(r, c.frac, run, f == 'F'); return true;
+        default: return false;
+      }
+    });
+    return negative ? "-" + r : r;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1337,6 +1388,66 @@ Status HashImpl(const EvalContext&, const std::vector<const Column*>& a, size_t 
 
 Status HashSha256Impl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
   for (size_t i = 0; i < n; ++i) PushStr(out, HexEncode(Sha256(CellToString(*a[0], i))));
+  return Status::Ok();
+}
+Status HashSha1Impl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  for (size_t i = 0; i < n; ++i) PushStr(out, HexEncode(Sha1(CellToString(*a[0], i))));
+  return Status::Ok();
+}
+Status HashMd5Impl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  for (size_t i = 0; i < n; ++i) PushStr(out, HexEncode(Md5(CellToString(*a[0], i))));
+  return Status::Ok();
+}
+
+// new_guid() and rand([n]) differ per row (IsVolatile: never folded).
+Status NewGuidImpl(const EvalContext&, const std::vector<const Column*>&, size_t n, Column& out) {
+  for (size_t i = 0; i < n; ++i) PushStr(out, NewGuid());
+  return Status::Ok();
+}
+Status RandImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  for (size_t i = 0; i < n; ++i) {
+    if (a.empty()) {
+      PushReal(out, std::uniform_real_distribution<double>(0.0, 1.0)(rng));
+      continue;
+    }
+    int64_t m = IsNull(*a[0], i) ? 0 : IntAt(*a[0], i);
+    if (m <= 0) AppendNull(out);
+    else PushInt(out, static_cast<int64_t>(rng() % static_cast<uint64_t>(m)));
+  }
+  return Status::Ok();
+}
+Result<Type> RandRule(const std::vector<Type>& a) { return a.empty() ? Type::kReal : Type::kLong; }
+
+// parse_csv("a,\"b,c\",d"): the fields of the first CSV record (RFC 4180 quoting) as a string array.
+Status ParseCsvImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  StrArg s(*a[0]);
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view text = s(i);
+    json::Value arr = json::Value::Array();
+    std::string field;
+    bool quoted = false;
+    size_t k = 0;
+    for (; k < text.size(); ++k) {
+      char c = text[k];
+      if (quoted) {
+        if (c == '"' && k + 1 < text.size() && text[k + 1] == '"') field += '"', ++k;
+        else if (c == '"') quoted = false;
+        else field += c;
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        arr.Append(json::Value(field));
+        field.clear();
+      } else if (c == '\n' || c == '\r') {
+        break;
+      } else {
+        field += c;
+      }
+    }
+    arr.Append(json::Value(field));
+    PushStr(out, arr.Serialize());
+  }
   return Status::Ok();
 }
 
@@ -1628,6 +1739,56 @@ Status Base64DecodeImpl(const EvalContext&, const std::vector<const Column*>& a,
   }
   return Status::Ok();
 }
+// base64_decode_toarray(s): the decoded bytes as an array of numbers; invalid base64 is null.
+Status Base64DecodeToArrayImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  StrArg s(*a[0]);
+  for (size_t i = 0; i < n; ++i) {
+    auto v = Base64Decode(s(i));
+    if (!v) {
+      AppendNull(out);
+      continue;
+    }
+    std::string arr = "[";
+    for (size_t k = 0; k < v->size(); ++k) {
+      if (k) arr += ',';
+      arr += std::to_string(static_cast<unsigned char>((*v)[k]));
+    }
+    PushStr(out, arr + "]");
+  }
+  return Status::Ok();
+}
+
+// make_string(x, …): the string of the Unicode code points given as numbers or arrays of numbers;
+// a value that is not a valid code point makes the result null.
+Status MakeStringImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  for (size_t i = 0; i < n; ++i) {
+    std::string s;
+    bool ok = true;
+    auto add = [&](int64_t cp) {
+      if (cp < 0 || cp >= 0x110000 || (cp >= 0xD800 && cp < 0xE000)) ok = false;
+      else AppendUtf8(s, static_cast<uint32_t>(cp));
+    };
+    for (const Column* c : a) {
+      if (IsNull(*c, i)) continue;
+      if (c->type != Type::kDynamic) {
+        add(IntAt(*c, i));
+        continue;
+      }
+      auto v = Dyn(*c, i);
+      if (!v) continue;
+      if (v->is_number()) add(v->as_int());
+      if (!v->is_array()) continue;
+      for (const auto& e : v->items()) {
+        if (e.is_number()) add(e.as_int());
+        else ok = false;
+      }
+    }
+    if (ok) PushStr(out, std::move(s));
+    else AppendNull(out);
+  }
+  return Status::Ok();
+}
+
 Status Base64EncodeImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
   StrArg s(*a[0]);
   for (size_t i = 0; i < n; ++i) PushStr(out, Base64Encode(s(i)));
@@ -1841,9 +2002,17 @@ const FunctionDef kFunctions[] = {
     {"extract_all", 2, 3, Fixed<Type::kDynamic>, ExtractAllImpl},
     {"extractjson", 2, 3, Fixed<Type::kString>, ExtractJsonImpl},
     {"hash_sha256", 1, 1, Fixed<Type::kString>, HashSha256Impl},
+    {"hash_sha1", 1, 1, Fixed<Type::kString>, HashSha1Impl},
+    {"hash_md5", 1, 1, Fixed<Type::kString>, HashMd5Impl},
+    {"new_guid", 0, 0, Fixed<Type::kString>, NewGuidImpl},
+    {"rand", 0, 1, RandRule, RandImpl},
+    {"parse_csv", 1, 1, Fixed<Type::kDynamic>, ParseCsvImpl},
+    {"format_timespan", 2, 2, Fixed<Type::kString>, FormatTimespanImpl},
     {"hash", 1, 2, Fixed<Type::kLong>, HashImpl},
     {"base64_decode_tostring", 1, 1, Fixed<Type::kString>, Base64DecodeImpl},
     {"base64_decodestring", 1, 1, Fixed<Type::kString>, Base64DecodeImpl},
+    {"base64_decode_toarray", 1, 1, Fixed<Type::kDynamic>, Base64DecodeToArrayImpl},
+    {"make_string", 1, 64, Fixed<Type::kString>, MakeStringImpl},
     {"base64_encode_tostring", 1, 1, Fixed<Type::kString>, Base64EncodeImpl},
     {"base64_encodestring", 1, 1, Fixed<Type::kString>, Base64EncodeImpl},
     {"url_decode", 1, 1, Fixed<Type::kString>, UrlDecodeImpl},
@@ -1904,6 +2073,8 @@ const FunctionDef kFunctions[] = {
 };
 
 }  // namespace
+
+bool IsVolatile(const FunctionDef& fn) { return fn.name == "new_guid" || fn.name == "rand"; }
 
 const FunctionDef* FindFunction(std::string_view name) {
   static const std::unordered_map<std::string_view, const FunctionDef*> index = [] {

@@ -34,6 +34,8 @@ struct FunctionDef {
 // Exact, case-sensitive (KQL function names are). Operators are registered under their spelling
 // ("==", "has", "!in~", "+", "and", "between", …); unary minus is "neg", member access "[]".
 const FunctionDef* FindFunction(std::string_view name);
+// Functions whose value differs per row with constant arguments (new_guid, rand): never folded.
+bool IsVolatile(const FunctionDef& fn);
 
 // Aggregates. Args are evaluated over the summarize input; group[i] is row i's group.
 class Accumulator {

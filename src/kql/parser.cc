@@ -20,6 +20,8 @@
 //   count               -
 //   join/lookup         options (kind=…, hint.*), extra = right side, by = `on` expressions
 //   union               options, args = tables (kName may hold `*` wildcards, or tabular expressions)
+//   find/search         options, by = tables of `in (…)` (as union; empty = every table), args[0] = predicate;
+//                       find: text = "project" with names = columns, or "" for project-smart
 //   mv-expand           options (with_itemindex, bagexpansion, kind), args = items, types = `to typeof` per item ("" = none),
 //                       text = limit (digits) when given
 //   parse               options (kind, flags), args[0] = source; by = pattern (kLiteral strings, kStar, kName with text = type)
@@ -336,6 +338,7 @@ class Parser {
       return ParseList(op->by, false);
     }
     if (name == "union") return ParseUnionArgs(*op);
+    if (name == "search") return ParseFindOrSearch(*op);
     if (name == "mv-expand" || name == "mvexpand") return ParseMvExpand(*op);
     if (name == "parse" || name == "parse-where") return ParseParse(*op);
     if (name == "evaluate" || name == "invoke") {
@@ -470,12 +473,45 @@ class Parser {
 
   bool ParseUnionArgs(Node& op) {
     if (!ParseOptions(op, {"kind", "withsource", "isfuzzy"})) return false;
+    return ParseTableItems(op.args);
+  }
+
+  // find [withsource=C] [in (T, …)] where P [project-smart | project C, …]
+  // search [kind=case_sensitive|case_insensitive] [in (T, …)] P
+  bool ParseFindOrSearch(Node& op) {
+    if (!ParseOptions(op, {"withsource", "kind"})) return false;
+    if (AcceptIdent("in")) {
+      if (!Expect("(") || !ParseTableItems(op.by) || !Expect(")")) return false;
+    }
+    if (op.name == "find" && !AcceptIdent("where")) return FailHere("'where'");
+    NodePtr pred;
+    if (!ParseExpr(&pred)) return false;
+    op.args.push_back(pred);
+    if (op.name != "find") return true;
+    if (IsIdent("project") && IsPunct("-", 1) && IsIdent("smart", 2)) {
+      Take(), Take(), Take();
+      return true;
+    }
+    if (IsIdent("project") && !IsPunct("-", 1)) {
+      Take();
+      op.text = "project";
+      while (true) {
+        std::string c;
+        if (!ExpectIdent(&c)) return false;
+        op.names.push_back(c);
+        if (!Accept(",")) return true;
+      }
+    }
+    return true;
+  }
+
+  bool ParseTableItems(std::vector<NodePtr>& out) {
     while (true) {
       if (IsPunct("(")) {
         Take();
         NodePtr e;
         if (!ParsePipeExpr(&e) || !Expect(")")) return false;
-        op.args.push_back(e);
+        out.push_back(e);
       } else if (Peek().kind == TokenKind::kIdent || IsPunct("*")) {
         auto n = Make(NodeKind::kName, Peek().pos);
         size_t start = i_;
@@ -487,9 +523,9 @@ class Parser {
           i_ = start;
           NodePtr e;
           if (!ParsePostfix(&e)) return false;
-          op.args.push_back(e);
+          out.push_back(e);
         } else {
-          op.args.push_back(n);
+          out.push_back(n);
         }
       } else {
         return FailHere("a table");
@@ -942,8 +978,15 @@ class Parser {
       *out = op;
       return true;
     }
-    if (word == "find" || word == "search" || word == "externaldata") {
-      // Phase-3 sources: kept as an operator node so the binder names them as not supported.
+    if ((word == "find" || word == "search") && !IsPunct("(", 1)) {
+      auto op = Make(NodeKind::kOperator, Take().pos);
+      op->name = word;
+      if (!ParseFindOrSearch(*op)) return false;
+      *out = op;
+      return true;
+    }
+    if (word == "externaldata") {
+      // Downloads from the internet: kept as an operator node so the binder names it as not supported.
       auto op = Make(NodeKind::kOperator, Take().pos);
       op->name = word;
       SkipToPipe();

@@ -56,6 +56,8 @@ std::string CellToString(const Column& c, size_t i);
 std::string CellToJson(const Column& c, size_t i);
 std::string FormatTimespan(int64_t ticks);
 std::string FormatReal(double d);
+// Appends code point cp as UTF-8 (cp must be below 0x110000).
+void AppendUtf8(std::string& out, uint32_t cp);
 
 // Appends a cell's identity to a hash key (group by, join, dcount): equal keys ⇔ equal values;
 // nulls get their own encoding. Numbers compare by value (1 == 1.0).

@@ -105,7 +105,10 @@ class Telemetry {
         int64_t t = now - int64_t{hours} * 3600 * 10'000'000 * (activities_per_device - a) / activities_per_device;
         size_t first = evs.size();
         dev.Activity(rng, t, rng() % 20 == 0, evs);
-        for (size_t k = first, n = evs.size(); k < n; ++k) Derive(rng, evs[k], evs);
+        for (size_t k = first, n = evs.size(); k < n; ++k) {
+          const json::Value ev = evs[k];  // a copy: Derive appends to evs
+          Derive(rng, ev, evs);
+        }
       }
       for (auto& ev : evs) {
         if (!ev.Find("DeviceName") && Has(ev, "DeviceName")) ev.Set("DeviceName", json::Value(dev.name()));
@@ -220,6 +223,53 @@ class Telemetry {
                           {"AccountName", ev.Find("AccountName") ? *ev.Find("AccountName") : json::Value("root")},
                           {"RemoteIP", json::Value("203.0.113.7")}, {"RemoteUrl", json::Value("update.example.org")}}));
     }
+    // The XDR tables other products fill in MDE (Defender for Office 365 and for Identity, TVM):
+    // Ward has no collector for them, but a tenant can ingest them, and corpus queries join them.
+    if (rng() % 10 == 1) {
+      static const char* const kSenders[] = {"billing@example.net", "MaliciousSender@example.com", "hr@contoso.example"};
+      static const char* const kVerdicts[] = {"Phish", "Malware", "Spam", ""};
+      const json::Value* account = ev.Find("AccountName");
+      std::string user = account && account->is_string() && !account->as_string().empty() ? account->as_string() : "root";
+      std::string msg = "nm-" + report;
+      out.push_back(Copy(ev, "EmailEvents",
+                         {{"NetworkMessageId", json::Value(msg)}, {"SenderFromAddress", json::Value(Pick(rng, kSenders))},
+                          {"RecipientEmailAddress", json::Value(user + "@contoso.example")}, {"RecipientObjectId", json::Value("oid-" + user)},
+                          {"Subject", json::Value("Invoice " + report)}, {"ThreatTypes", json::Value(Pick(rng, kVerdicts))},
+                          {"EmailDirection", json::Value("Inbound")}, {"DeliveryAction", json::Value("Delivered")},
+                          {"AttachmentCount", json::Value(1)}, {"UrlCount", json::Value(1)}, {"ReportId", json::Value(report)}}));
+      out.push_back(Copy(ev, "EmailAttachmentInfo",
+                         {{"NetworkMessageId", json::Value(msg)}, {"RecipientEmailAddress", json::Value(user + "@contoso.example")},
+                          {"FileName", ev.Find("FileName") ? *ev.Find("FileName") : json::Value("invoice.zip")},
+                          {"FileType", json::Value("zip")}, {"ReportId", json::Value(report)}}));
+      out.push_back(Copy(ev, "EmailUrlInfo",
+                         {{"NetworkMessageId", json::Value(msg)}, {"Url", json::Value("http://update.example.org/a.sh")},
+                          {"UrlDomain", json::Value("update.example.org")}, {"UrlLocation", json::Value("Body")}, {"ReportId", json::Value(report)}}));
+      out.push_back(Copy(ev, "IdentityInfo",
+                         {{"AccountObjectId", json::Value("oid-" + user)}, {"AccountUpn", json::Value(user + "@contoso.example")},
+                          {"OnPremSid", json::Value("S-1-5-21-1004336348-1177238915-682003330-" + report)},
+                          {"AccountDomain", json::Value("CONTOSO")}, {"GivenName", json::Value(user)}, {"Surname", json::Value("Example")},
+                          {"IsAccountEnabled", json::Value(true)}, {"ReportId", json::Value(report)}}));
+      out.push_back(Copy(ev, "IdentityLogonEvents",
+                         {{"ActionType", json::Value(rng() % 3 ? "LogonSuccess" : "LogonFailed")}, {"Application", json::Value("Active Directory")},
+                          {"LogonType", json::Value("Resource access")}, {"Protocol", json::Value("Kerberos")},
+                          {"AccountUpn", json::Value(user + "@contoso.example")}, {"AccountObjectId", json::Value("oid-" + user)},
+                          {"IPAddress", json::Value("10.0.0.5")}, {"Port", json::Value(49152)},
+                          {"DestinationIPAddress", json::Value("10.0.0.2")}, {"DestinationPort", json::Value(88)}, {"ReportId", json::Value(report)}}));
+      out.push_back(Copy(ev, "IdentityQueryEvents",
+                         {{"ActionType", json::Value("DNS query")}, {"Protocol", json::Value("Dns")}, {"QueryType", json::Value("A")},
+                          {"QueryTarget", json::Value("api-east-1.update.example.org")}, {"IPAddress", json::Value("10.0.0.5")},
+                          {"ReportId", json::Value(report)}}));
+      out.push_back(Copy(ev, "IdentityDirectoryEvents",
+                         {{"ActionType", json::Value(rng() % 2 ? "Directory Services replication" : "Account Password changed")},
+                          {"Application", json::Value("Active Directory")}, {"Protocol", json::Value("Drsr")},
+                          {"IPAddress", json::Value("10.0.0.5")}, {"Port", json::Value(49666)},
+                          {"DestinationIPAddress", json::Value("10.0.0.2")}, {"DestinationPort", json::Value(135)}, {"ReportId", json::Value(report)}}));
+      static const char* const kConfigs[] = {"scid-91", "scid-2000", "scid-2001", "scid-2010", "scid-2016"};
+      out.push_back(Copy(ev, "DeviceTvmSecureConfigurationAssessment",
+                         {{"ConfigurationId", json::Value(Pick(rng, kConfigs))}, {"ConfigurationCategory", json::Value("Security controls")},
+                          {"ConfigurationSubcategory", json::Value("Antivirus")}, {"ConfigurationImpact", json::Value(5.0)},
+                          {"IsCompliant", json::Value(rng() % 2 == 0)}, {"IsApplicable", json::Value(true)}}));
+    }
   }
 
   const events::SchemaRegistry& reg_;
@@ -331,7 +381,9 @@ TEST(Corpus, EveryQueryRunsAgainstSimulatedTelemetry) {
        << "Every `.kql` file of `../shared/corpus/hunting-queries/` is parsed, bound and run against a columnar store "
        << "holding simulated telemetry of every hunting table (6 devices from `ward-sensor simulate`'s activity model "
        << "over 72 hours, plus DeviceRegistryEvents, DeviceImageLoadEvents, DeviceEvents, DeviceFileCertificateInfo, "
-       << "AlertInfo and AlertEvidence rows derived from the simulated processes).\n\n"
+       << "AlertInfo and AlertEvidence rows derived from the simulated processes, and rows for the tables other products fill "
+          "in MDE: Email*, Identity* and DeviceTvmSecureConfigurationAssessment, which Ward has no collector for but accepts "
+          "through ingest).\n\n"
        << "## Tally\n\n" << tally.str() << ".\n\n## Unsupported features\n\n";
     if (by_count.empty()) md << "None.\n";
     else {
@@ -345,10 +397,10 @@ TEST(Corpus, EveryQueryRunsAgainstSimulatedTelemetry) {
     }
   }
   EXPECT_EQ(parsed, n);
-  // A ratchet at today's level (146/170). The goal is 95%; most of the gap is queries over
-  // tables outside Ward's schema (Email*, Identity*, DeviceTvm*, DeviceAlertEvents), see
-  // docs/kql-compatibility.md. Raise this as coverage grows; a regression fails here.
-  EXPECT_GE(ran * 100, n * 85) << tally.str();
+  // A ratchet at today's level (164/170). What is left: externaldata (needs the internet) and three
+  // queries Kusto itself rejects (count(X), int == "string", a column MDE has since removed); see
+  // docs/kql-compatibility.md. A regression fails here.
+  EXPECT_GE(ran * 100, n * 96) << tally.str();
 }
 
 }  // namespace
