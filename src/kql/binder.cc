@@ -27,7 +27,7 @@ bool IsKnownUnsupportedFunction(std::string_view n) {
   static const std::set<std::string_view> k = {
       "parse_xml", "parse_path", "parse_user_agent", "parse_version", "bag_merge",
       "series_decompose", "make_series", "geo_info_from_ip_address", "ipv6_compare", "ipv6_is_match",
-      "bin_at", "row_number", "prev", "next", "zip", "array_sort_asc", "array_sort_desc",
+      "bin_at", "zip", "array_sort_asc", "array_sort_desc",
       "DeviceFromIP", "AssignedIPAddresses", "SeenBy", "todecimal", "treepath", "dcount_hll", "hll", "tdigest",
       "cursor_after", "ingestion_time", "current_principal", "estimate_data_size", "pack_all", "unixtime_seconds_todatetime",
       "unixtime_milliseconds_todatetime", "make_timespan", "make_datetime", "week_of_year", "arg_max_if", "dynamic_to_json",
@@ -491,7 +491,9 @@ class Binder {
     if (name == "project") return BindProject(op, in, scope);
     if (name == "extend" || name == "serialize") {
       WARD_RETURN_IF_ERROR(need_input());
-      return BindExtend(op.args, in, scope);
+      WARD_ASSIGN_OR_RETURN(PlanPtr p, BindExtend(op.args, in, scope));
+      if (name == "serialize") p->serialized = true;
+      return p;
     }
     if (name == "project-away" || name == "project-keep" || name == "project-reorder") return BindProjectPatterns(op, in);
     if (name == "project-rename") return BindRename(op, in);
@@ -534,6 +536,7 @@ class Binder {
     if (name == "join" || name == "lookup") return BindJoin(op, in, scope);
     if (name == "union") return BindUnion(op, in, scope);
     if (name == "find" || name == "search") return BindFindOrSearch(op, in, scope);
+    if (name == "top-nested") return BindTopNested(op, in, scope);
     if (name == "mv-expand" || name == "mvexpand") return BindMvExpand(op, in, scope);
     if (name == "parse") return BindParse(op, in, scope);
     if (name == "evaluate") {
@@ -704,7 +707,43 @@ class Binder {
       p->schema.Add(out, be->type);
       p->exprs.emplace_back(out, be);
     }
+    WARD_RETURN_IF_ERROR(CheckWindow(*p));
     return p;
+  }
+
+  // Window functions need the rows in a fixed order: after serialize, sort, top, range … and the
+  // operators that keep order. The plan then evaluates over its whole input at once.
+  static bool IsSerialized(const Plan& p) {
+    if (p.serialized) return true;
+    switch (p.kind) {
+      case Plan::Kind::kSort:
+      case Plan::Kind::kValues: return true;
+      case Plan::Kind::kFilter:
+      case Plan::Kind::kProject:
+      case Plan::Kind::kExtend:
+      case Plan::Kind::kTake:
+      case Plan::Kind::kMvExpand:
+      case Plan::Kind::kParse: return IsSerialized(*p.inputs[0]);
+      default: return false;
+    }
+  }
+  static const BoundExpr* FindWindowCall(const BoundExpr& e) {
+    if (e.kind == BoundExpr::Kind::kCall && e.fn && IsWindowFunction(e.fn->name)) return &e;
+    for (const BExpr& a : e.args) {
+      if (const BoundExpr* w = FindWindowCall(*a)) return w;
+    }
+    return nullptr;
+  }
+  Status CheckWindow(Plan& p) {
+    for (const auto& [n, e] : p.exprs) {
+      const BoundExpr* w = FindWindowCall(*e);
+      if (!w) continue;
+      if (!IsSerialized(*p.inputs[0])) {
+        return Fail(w->pos, "Function '" + std::string(w->fn->name) + "' cannot be invoked in current context. The row set must be serialized");
+      }
+      p.whole_input = true;
+    }
+    return Status::Ok();
   }
 
   Result<PlanPtr> BindExtend(const std::vector<NodePtr>& items, PlanPtr in, ScopePtr scope) {
@@ -723,6 +762,7 @@ class Binder {
       else p->schema.Add(out, be->type);
       p->exprs.emplace_back(out, be);
     }
+    WARD_RETURN_IF_ERROR(CheckWindow(*p));
     return p;
   }
 
@@ -1191,6 +1231,129 @@ class Binder {
     p->schema.Add("pack_", Type::kDynamic);
     p->exprs.emplace_back("pack_", bag);
     return p;
+  }
+
+  static std::shared_ptr<Node> Syn(NodeKind k, const Pos& pos, std::string name = "", std::vector<NodePtr> args = {}) {
+    auto n = std::make_shared<Node>();
+    n->kind = k;
+    n->pos = pos;
+    n->name = std::move(name);
+    n->args = std::move(args);
+    return n;
+  }
+  static NodePtr SynAssign(const Pos& pos, const std::string& name, NodePtr e) {
+    auto n = std::make_shared<Node>();
+    n->kind = NodeKind::kAssign;
+    n->pos = pos;
+    n->names = {name};
+    n->args = {std::move(e)};
+    return n;
+  }
+  static NodePtr SynSortKey(NodePtr e, bool asc) {
+    auto n = std::make_shared<Node>();
+    n->kind = NodeKind::kSortKey;
+    n->pos = e->pos;
+    n->args = {std::move(e)};
+    n->flag = asc;
+    return n;
+  }
+  static NodePtr SynPipe(NodePtr in, NodePtr op) {
+    const Pos pos = op->pos;
+    return Syn(NodeKind::kPipe, pos, "", {std::move(in), std::move(op)});
+  }
+
+  // top-nested, level by level: summarize the level's aggregate by the keys so far, keep the top N
+  // per parent group (row_number over the parent keys), and carry the parents' aggregates along.
+  // Output: key and aggregate column of every level, in level order.
+  Result<PlanPtr> BindTopNested(const Node& op, PlanPtr in, ScopePtr scope) {
+    if (!in) return Err(Fail(op.pos, "The operator needs a tabular input"));
+    auto local = std::make_shared<Scope>();
+    local->parent = scope;
+    Symbol input;
+    input.kind = Symbol::Kind::kTabular;
+    input.plan = in;
+    local->syms["__tn_in"] = input;
+    std::vector<std::string> keys, aggs;
+    std::vector<NodePtr> key_exprs;
+    PlanPtr prev;
+    for (size_t i = 0; i < op.args.size(); ++i) {
+      const Node& level = *op.args[i];
+      const Pos& pos = level.pos;
+      if (!level.text.empty()) return Err(Unsupported(pos, "top-nested with others"));
+      std::string key;
+      NodePtr key_expr;
+      WARD_RETURN_IF_ERROR(SplitItem(level.args[1], &key, &key_expr));
+      if (key.empty()) key = "Column" + std::to_string(i + 1);
+      std::string agg;
+      NodePtr agg_expr;
+      WARD_RETURN_IF_ERROR(SplitItem(level.args[2], &agg, &agg_expr));
+      if (level.args[2]->kind != NodeKind::kAssign) agg = "aggregated_" + key;
+      if (std::find(keys.begin(), keys.end(), key) != keys.end()) return Err(Fail(pos, "Duplicate column name '" + key + "'"));
+      keys.push_back(key);
+      aggs.push_back(agg);
+      key_exprs.push_back(key_expr);
+      std::vector<NodePtr> assigns, key_names, parent_names;
+      for (size_t j = 0; j <= i; ++j) {
+        assigns.push_back(SynAssign(pos, keys[j], key_exprs[j]));
+        key_names.push_back(Syn(NodeKind::kName, pos, keys[j]));
+        if (j < i) parent_names.push_back(Syn(NodeKind::kName, pos, keys[j]));
+      }
+      NodePtr q = SynPipe(Syn(NodeKind::kName, pos, "__tn_in"), Syn(NodeKind::kOperator, pos, "extend", assigns));
+      if (prev) {
+        Symbol ps;
+        ps.kind = Symbol::Kind::kTabular;
+        ps.plan = prev;
+        local->syms["__tn_prev"] = ps;
+        auto lookup = Syn(NodeKind::kOperator, pos, "lookup");
+        lookup->options = {{"kind", "inner"}};
+        lookup->extra = SynPipe(Syn(NodeKind::kName, pos, "__tn_prev"), Syn(NodeKind::kOperator, pos, "project", parent_names));
+        lookup->by = parent_names;
+        q = SynPipe(q, lookup);
+      }
+      auto summarize = Syn(NodeKind::kOperator, pos, "summarize", {SynAssign(pos, agg, agg_expr)});
+      summarize->by = key_names;
+      q = SynPipe(q, summarize);
+      const NodePtr& count = level.args[0];
+      if (!prev && count) {
+        auto top = Syn(NodeKind::kOperator, pos, "top", {count});
+        top->by = {SynSortKey(Syn(NodeKind::kName, pos, agg), level.flag)};
+        q = SynPipe(q, top);
+      } else if (prev) {
+        auto sort = Syn(NodeKind::kOperator, pos, "sort");
+        NodePtr restart;
+        for (const NodePtr& k : parent_names) {
+          sort->by.push_back(SynSortKey(k, true));
+          NodePtr changed = Syn(NodeKind::kBinary, pos, "!=", {Syn(NodeKind::kCall, pos, "prev", {k}), k});
+          restart = restart ? Syn(NodeKind::kBinary, pos, "or", {restart, changed}) : changed;
+        }
+        sort->by.push_back(SynSortKey(Syn(NodeKind::kName, pos, agg), level.flag));
+        q = SynPipe(q, sort);
+        if (count) {
+          auto one = Syn(NodeKind::kLiteral, pos);
+          one->literal = Scalar::Long(1);
+          NodePtr rank = Syn(NodeKind::kCall, pos, "row_number", {one, restart});
+          q = SynPipe(q, Syn(NodeKind::kOperator, pos, "extend", {SynAssign(pos, "__tn_rank", rank)}));
+          q = SynPipe(q, Syn(NodeKind::kOperator, pos, "where", {Syn(NodeKind::kBinary, pos, "<=", {Syn(NodeKind::kName, pos, "__tn_rank"), count})}));
+          q = SynPipe(q, Syn(NodeKind::kOperator, pos, "project-away", {Syn(NodeKind::kName, pos, "__tn_rank")}));
+        }
+        auto back = Syn(NodeKind::kOperator, pos, "lookup");
+        back->options = {{"kind", "inner"}};
+        back->extra = Syn(NodeKind::kName, pos, "__tn_prev");
+        back->by = parent_names;
+        q = SynPipe(q, back);
+      }
+      WARD_ASSIGN_OR_RETURN(prev, BindTabular(q, local));
+    }
+    std::vector<NodePtr> out;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      out.push_back(Syn(NodeKind::kName, op.pos, keys[i]));
+      out.push_back(Syn(NodeKind::kName, op.pos, aggs[i]));
+    }
+    Symbol last;
+    last.kind = Symbol::Kind::kTabular;
+    last.plan = prev;
+    local->syms["__tn_prev"] = last;
+    return BindTabular(SynPipe(Syn(NodeKind::kName, op.pos, "__tn_prev"), Syn(NodeKind::kOperator, op.pos, "project", out)), local);
   }
 
   static void CollectNames(const NodePtr& n, std::vector<std::string>* out) {

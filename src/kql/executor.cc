@@ -575,16 +575,18 @@ class Executor {
     return t;
   }
 
-  static bool Streamable(Plan::Kind k) {
-    return k == Plan::Kind::kFilter || k == Plan::Kind::kProject || k == Plan::Kind::kExtend || k == Plan::Kind::kMvExpand ||
-           k == Plan::Kind::kParse;
+  // Per-batch operators; window functions (whole_input) need the input in one piece.
+  static bool Streamable(const Plan& p) {
+    const Plan::Kind k = p.kind;
+    return !p.whole_input && (k == Plan::Kind::kFilter || k == Plan::Kind::kProject || k == Plan::Kind::kExtend ||
+                              k == Plan::Kind::kMvExpand || k == Plan::Kind::kParse);
   }
 
   // The chain of per-batch operators from `top` down to a scan, bottom-up; empty when none.
   std::vector<const Plan*> StreamChain(const Plan& top, const Plan** scan) {
     std::vector<const Plan*> chain;
     const Plan* cur = &top;
-    while (Streamable(cur->kind)) {
+    while (Streamable(*cur)) {
       if (cur != &top && (Shared(cur) || cur->cache)) return {};
       chain.push_back(cur);
       cur = cur->inputs[0].get();
@@ -612,9 +614,9 @@ class Executor {
       }
       default: break;
     }
-    if (Streamable(p.kind)) {
+    if (Streamable(p) || p.whole_input) {
       const Plan* scan = nullptr;
-      auto chain = StreamChain(p, &scan);
+      auto chain = p.whole_input ? std::vector<const Plan*>{} : StreamChain(p, &scan);
       if (!chain.empty()) return RunStream(*scan, chain, std::nullopt);
       WARD_ASSIGN_OR_RETURN(Table in, RunPlan(*p.inputs[0]));
       return Apply(p, std::move(in));

@@ -1307,6 +1307,55 @@ Status FormatTimespanImpl(const EvalContext&, const std::vector<const Column*>& 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Window functions: the executor evaluates them over the whole serialized input (Plan::whole_input),
+// so row i - 1 is the previous row.
+
+// row_number([start [, restart]]): start, start + 1, …; back to start where restart is true.
+Status RowNumberImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  int64_t start = a.empty() || IsNull(*a[0], 0) ? 1 : IntAt(*a[0], 0), v = start;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0 && a.size() > 1 && !NullAs(*a[1], i, Type::kBool) && IntAt(*a[1], i)) v = start;
+    PushInt(out, v++);
+  }
+  return Status::Ok();
+}
+
+// prev(x [, offset [, default]]) / next(…): x of the row `offset` before/after; default (or null) past the edge.
+Status ShiftRows(const std::vector<const Column*>& a, size_t n, Column& out, int direction) {
+  const int64_t offset = a.size() > 1 && !IsNull(*a[1], 0) ? IntAt(*a[1], 0) : 1;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t j = static_cast<int64_t>(i) + direction * offset;
+    if (j >= 0 && j < static_cast<int64_t>(n)) PushConverted(out, *a[0], static_cast<size_t>(j));
+    else if (a.size() > 2) PushConverted(out, *a[2], i);
+    else AppendNull(out);
+  }
+  return Status::Ok();
+}
+Status PrevImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) { return ShiftRows(a, n, out, -1); }
+Status NextImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) { return ShiftRows(a, n, out, 1); }
+
+// row_cumsum(x [, restart]): the running sum of x (nulls add nothing), restarting where restart is true.
+Status RowCumsumImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  int64_t si = 0;
+  double sr = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (a.size() > 1 && !NullAs(*a[1], i, Type::kBool) && IntAt(*a[1], i)) si = 0, sr = 0;
+    if (RealRep(out.type)) {
+      if (!NullAs(*a[0], i, Type::kReal)) sr += RealAt(*a[0], i);
+      PushReal(out, sr);
+    } else {
+      if (!NullAs(*a[0], i, Type::kLong)) si += IntAt(*a[0], i);
+      PushInt(out, si);
+    }
+  }
+  return Status::Ok();
+}
+Result<Type> CumsumRule(const std::vector<Type>& a) {
+  if (!Numeric(a[0]) && a[0] != Type::kDynamic) return Err(InvalidArgument("row_cumsum(): expects a number"));
+  return RealRep(a[0]) || a[0] == Type::kDynamic ? Type::kReal : Type::kLong;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Math
 
 Status AbsImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
@@ -2005,6 +2054,10 @@ const FunctionDef kFunctions[] = {
     {"hash_sha1", 1, 1, Fixed<Type::kString>, HashSha1Impl},
     {"hash_md5", 1, 1, Fixed<Type::kString>, HashMd5Impl},
     {"new_guid", 0, 0, Fixed<Type::kString>, NewGuidImpl},
+    {"row_number", 0, 2, Fixed<Type::kLong>, RowNumberImpl},
+    {"prev", 1, 3, SameAsFirst, PrevImpl},
+    {"next", 1, 3, SameAsFirst, NextImpl},
+    {"row_cumsum", 1, 2, CumsumRule, RowCumsumImpl},
     {"rand", 0, 1, RandRule, RandImpl},
     {"parse_csv", 1, 1, Fixed<Type::kDynamic>, ParseCsvImpl},
     {"format_timespan", 2, 2, Fixed<Type::kString>, FormatTimespanImpl},
@@ -2074,7 +2127,10 @@ const FunctionDef kFunctions[] = {
 
 }  // namespace
 
-bool IsVolatile(const FunctionDef& fn) { return fn.name == "new_guid" || fn.name == "rand"; }
+bool IsWindowFunction(std::string_view name) {
+  return name == "row_number" || name == "prev" || name == "next" || name == "row_cumsum";
+}
+bool IsVolatile(const FunctionDef& fn) { return fn.name == "new_guid" || fn.name == "rand" || IsWindowFunction(fn.name); }
 
 const FunctionDef* FindFunction(std::string_view name) {
   static const std::unordered_map<std::string_view, const FunctionDef*> index = [] {

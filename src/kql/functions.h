@@ -34,8 +34,12 @@ struct FunctionDef {
 // Exact, case-sensitive (KQL function names are). Operators are registered under their spelling
 // ("==", "has", "!in~", "+", "and", "between", …); unary minus is "neg", member access "[]".
 const FunctionDef* FindFunction(std::string_view name);
-// Functions whose value differs per row with constant arguments (new_guid, rand): never folded.
+// Functions whose value differs per row with constant arguments (new_guid, rand, window functions):
+// never folded, never evaluated once for a whole batch.
 bool IsVolatile(const FunctionDef& fn);
+// Window functions (row_number, prev, next, row_cumsum): need a serialized row set, evaluated over
+// the whole input at once.
+bool IsWindowFunction(std::string_view name);
 
 // Aggregates. Args are evaluated over the summarize input; group[i] is row i's group.
 class Accumulator {

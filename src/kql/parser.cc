@@ -20,6 +20,8 @@
 //   count               -
 //   join/lookup         options (kind=…, hint.*), extra = right side, by = `on` expressions
 //   union               options, args = tables (kName may hold `*` wildcards, or tabular expressions)
+//   top-nested          args = one kOperator "top-nested-level" per level: args {count or null, key item,
+//                       aggregate item}, flag = asc, text = "with others" when given
 //   find/search         options, by = tables of `in (…)` (as union; empty = every table), args[0] = predicate;
 //                       find: text = "project" with names = columns, or "" for project-smart
 //   mv-expand           options (with_itemindex, bagexpansion, kind), args = items, types = `to typeof` per item ("" = none),
@@ -360,6 +362,7 @@ class Parser {
       SkipToPipe();
       return true;
     }
+    if (name == "top-nested") return ParseTopNested(*op);
     if (name == "getschema") return true;
     // Not in the supported subset: keep the name and position, skip the arguments.
     SkipToPipe();
@@ -503,6 +506,35 @@ class Parser {
       }
     }
     return true;
+  }
+
+  // top-nested [N] of [Name =] Expr [with others = Expr] by [Name =] Aggregate [asc|desc], top-nested …
+  bool ParseTopNested(Node& op) {
+    while (true) {
+      auto level = Make(NodeKind::kOperator, Peek().pos);
+      level->name = "top-nested-level";
+      NodePtr n, key, agg;
+      if (!IsIdent("of")) {
+        if (!ParseExpr(&n)) return false;
+      }
+      if (!AcceptIdent("of")) return FailHere("'of'");
+      if (!ParseItem(&key, true)) return false;
+      if (IsIdent("with")) {
+        level->text = "with others";
+        Take();
+        if (!AcceptIdent("others") || !Expect("=")) return FailHere("'others ='");
+        NodePtr others;
+        if (!ParseExpr(&others)) return false;
+      }
+      if (!AcceptIdent("by")) return FailHere("'by'");
+      if (!ParseItem(&agg, true)) return false;
+      level->flag = AcceptIdent("asc");
+      if (!level->flag) AcceptIdent("desc");
+      level->args = {n, key, agg};
+      op.args.push_back(level);
+      if (!(IsPunct(",") && IsIdent("top", 1) && IsPunct("-", 2) && IsIdent("nested", 3))) return true;
+      Take(), Take(), Take(), Take();
+    }
   }
 
   bool ParseTableItems(std::vector<NodePtr>& out) {

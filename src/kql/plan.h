@@ -78,6 +78,8 @@ struct Plan {
   Schema schema;
   std::vector<PlanPtr> inputs;
   bool cache = false;  // shared by several parents (let, materialize): execute once
+  bool serialized = false;   // `serialize`: row order is fixed from here on (window functions may follow)
+  bool whole_input = false;  // kProject/kExtend with window functions (prev, row_number…): one batch, in order
 
   // kScan
   std::string table;
