@@ -6,6 +6,7 @@
 #include "common/time.h"
 #include "ingest/devices.h"
 #include "ingest/onboarding.h"
+#include "ingest/sensor_policy.h"
 
 namespace ward::api {
 namespace {
@@ -50,6 +51,8 @@ const odata::EntitySchema& EnrollmentKeySchema() {
 void RegisterSensorRoutes(Api& api) {
   Services& s = api.services();
   http::Router& r = api.router();
+  // Shared by the route handlers (they outlive this function, the router owns them).
+  auto policies = std::make_shared<ingest::SensorPolicyCache>(s.store);
 
   r.Add("POST", "/sensor/v1/enroll", [&s](http::Request& req, http::Response& res) {
     auto body = json::Value::Parse(req.body);
@@ -104,7 +107,7 @@ void RegisterSensorRoutes(Api& api) {
     JsonReply(res, 200, w.Take());
   });
 
-  r.Add("POST", "/sensor/v1/heartbeat", [&s](http::Request& req, http::Response& res) {
+  r.Add("POST", "/sensor/v1/heartbeat", [&s, policies](http::Request& req, http::Response& res) {
     auto device = ingest::AuthenticateDevice(s.store, req.headers.Get("authorization"));
     if (!device) return SensorError(req, res, device.error());
     auto body = json::Value::Parse(req.body.empty() ? std::string_view("{}") : std::string_view(req.body));
@@ -138,7 +141,27 @@ void RegisterSensorRoutes(Api& api) {
       return Status::Ok();
     });
     if (!written) return SensorError(req, res, written.error());
-    JsonReply(res, 200, "{\"heartbeatSeconds\":" + std::to_string(device->heartbeat_seconds) + "}");
+    auto policy = policies->For(device->tenant_id, written->rbac_group_id, now);
+    if (!policy) return SensorError(req, res, policy.error());
+    JsonReply(res, 200, "{\"heartbeatSeconds\":" + std::to_string(device->heartbeat_seconds) +
+                            ",\"policyVersion\":" + json::Quote(policy->version) + "}");
+  });
+
+  // The device's enforcement policy (blocking and allow indicators for its group); ETag = version.
+  r.Add("GET", "/sensor/v1/policy", [&s, policies](http::Request& req, http::Response& res) {
+    auto device = ingest::AuthenticateDevice(s.store, req.headers.Get("authorization"));
+    if (!device) return SensorError(req, res, device.error());
+    auto machine = state::Repo<state::Machine>(s.store).Get(device->tenant_id, device->id);
+    if (!machine) return SensorError(req, res, machine.error());
+    auto policy = policies->For(device->tenant_id, machine->rbac_group_id, NowMs());
+    if (!policy) return SensorError(req, res, policy.error());
+    const std::string etag = "\"" + policy->version + "\"";
+    res.headers.Set("ETag", etag);
+    if (req.headers.Get("if-none-match") == etag) {
+      res.status = 304;
+      return;
+    }
+    JsonReply(res, 200, policy->json);
   });
 
   r.Add("POST", "/sensor/v1/credential/rotate", [&s](http::Request& req, http::Response& res) {

@@ -37,7 +37,12 @@ std::chrono::milliseconds RetryBackoff(int attempt, std::chrono::milliseconds in
 }
 
 Uploader::Uploader(DiskQueue* queue, UploaderOptions options, std::optional<Identity> identity)
-    : queue_(queue), options_(std::move(options)), identity_(std::move(identity)) {}
+    : queue_(queue), options_(std::move(options)), identity_(std::move(identity)) {
+  // The policy kept from an earlier run still holds until the server names a newer one.
+  if (auto kept = ReadFile(options_.state_dir + "/policy.json")) {
+    if (auto v = json::Value::Parse(*kept); v && v->is_object()) stats_.policy_version = v->GetString("version").value_or("");
+  }
+}
 
 Uploader::~Uploader() { Stop(); }
 
@@ -276,6 +281,9 @@ void Uploader::HeartbeatLoop() {
         stats_.heartbeats += 1;
       }
       if (auto body = json::Value::Parse(res->body); body && body->is_object()) {
+        if (auto pv = body->GetString("policyVersion"); pv && *pv != stats().policy_version) {
+          if (Status st = FetchPolicy(client, id); !st.ok()) log::Warn("policy fetch failed", {{"error", st.message()}});
+        }
         if (auto hb = body->GetInt("heartbeatSeconds"); hb && *hb > 0 && *hb != id.heartbeat_seconds) {
           id.heartbeat_seconds = static_cast<int>(*hb);
           Identity updated = *identity();
@@ -291,6 +299,28 @@ void Uploader::HeartbeatLoop() {
     }
     if (!Sleep(wait)) return;
   }
+}
+
+Status Uploader::FetchPolicy(http::Client& client, const Identity& id) {
+  http::ClientRequest req;
+  req.method = "GET";
+  req.url = id.Url("/sensor/v1/policy");
+  req.headers.Add("Authorization", id.AuthorizationHeader());
+  auto res = client.Send(req);
+  if (!res) return res.error();
+  if (res->status != 200) return StatusFromResponse(*res, "policy");
+  auto body = json::Value::Parse(res->body);
+  if (!body || !body->is_object()) return InvalidArgument("policy: the reply is not a JSON object");
+  auto version = body->GetString("version");
+  const json::Value* indicators = body->Find("indicators");
+  if (!version || !indicators || !indicators->is_array()) return InvalidArgument("policy: version or indicators missing");
+  // Written before it is counted as held: a crash re-fetches rather than enforcing a stale policy.
+  WARD_RETURN_IF_ERROR(WriteFileAtomic(options_.state_dir + "/policy.json", res->body));
+  std::lock_guard lock(mu_);
+  stats_.policy_version = *version;
+  stats_.policy_updates += 1;
+  log::Info("enforcement policy updated", {{"version", *version}, {"indicators", std::to_string(indicators->items().size())}});
+  return Status::Ok();
 }
 
 }  // namespace ward::sensor

@@ -47,6 +47,8 @@ struct UploaderStats {
   uint64_t auth_failures = 0;
   uint64_t heartbeats = 0;
   uint64_t rotations = 0;
+  uint64_t policy_updates = 0;    // enforcement policies fetched (docs/sensor-protocol.md, "Policy")
+  std::string policy_version;     // of the policy in state_dir/policy.json; "" = none yet
 };
 
 // Backoff before retry number `attempt` (0-based): uniformly random in [d/2, d] where
@@ -76,6 +78,9 @@ class Uploader {
   std::optional<Identity> EnsureIdentity(http::Client& client, std::string& client_pin);
   void UpdateIdentity(const Identity& id);
   std::string HeartbeatBody() const;
+  // Fetches the enforcement policy and keeps it in state_dir/policy.json (where the response
+  // actions read it). Called when a heartbeat reply names another version than the one held.
+  Status FetchPolicy(http::Client& client, const Identity& id);
   bool Sleep(std::chrono::milliseconds d) { return stopper_.SleepFor(d); }
 
   DiskQueue* queue_;

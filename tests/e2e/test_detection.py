@@ -42,7 +42,7 @@ def real_sensor(ward, tmp_path):
         device = device_id_of(str(state))
         assert device, (tmp_path / "sensor.log").read_text()
         time.sleep(1.0)  # collectors subscribe
-        yield {"device": device, "log": tmp_path / "sensor.log"}
+        yield {"device": device, "log": tmp_path / "sensor.log", "state": state}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -69,6 +69,12 @@ def test_sha256_indicator_alerts_when_the_binary_runs(ward, admin_token, real_se
     assert_shape("Alert", alert)
     assert alert["detectionSource"] == "CustomTi" and alert["severity"] == "High" and alert["status"] == "New"
     assert any(e["sha256"] == sha256 for e in alert["evidence"]), alert["evidence"]
+    # The sensor fetched its enforcement policy after its first heartbeat (the response actions enforce it).
+    import json
+    kept = wait_for(lambda: (real_sensor["state"] / "policy.json").exists(), 10)
+    assert kept, real_sensor["log"].read_text()[-2000:]
+    policy = json.loads((real_sensor["state"] / "policy.json").read_text())
+    assert policy["version"] and isinstance(policy["indicators"], list)
     # Running it again folds into the open alert instead of opening a second one.
     subprocess.run([str(binary)], check=True)
     time.sleep(3)

@@ -150,3 +150,46 @@ def test_stix_bundle_import(ward, admin_token):
     r = ward.post("/api/indicators/import", admin_token, data='{"type":"identity"}',
                   headers={"Content-Type": "application/stix+json"})
     assert_mde_error(r, 400, "InvalidInput")
+
+
+def test_blocking_indicators_reach_the_sensors_of_their_device_groups(ward, admin_token):
+    """Heartbeat replies carry the policy version; GET /sensor/v1/policy lists the blocking and allow
+    indicators that apply to the device's group (docs/sensor-protocol.md, "Policy")."""
+    from sensor_helpers import FakeSensor, onboarding_info, wait_for
+    tag = uuid.uuid4().hex[:6]
+    group = ward.post("/api/rbac/devicegroups", admin_token, json={
+        "name": f"Policy-{tag}", "rank": 1, "rules": {"name": [f"policy-{tag}-in*"]}})
+    assert group.status_code in (200, 201), group.text
+    inside = FakeSensor(ward, onboarding_info(ward, admin_token), name=f"policy-{tag}-in.corp.local")
+    outside = FakeSensor(ward, onboarding_info(ward, admin_token), name=f"policy-{tag}-out.corp.local")
+    inside.enroll(), outside.enroll()
+
+    def version(sensor):
+        r = ward.post("/sensor/v1/heartbeat", json={}, headers=sensor.auth)
+        assert r.status_code == 200, r.text
+        return r.json()["policyVersion"]
+
+    def policy(sensor):
+        r = ward.get("/sensor/v1/policy", headers=sensor.auth)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    before = version(inside)
+    block, alert_only, scoped, allowed = (uuid.uuid4().hex + uuid.uuid4().hex for _ in range(4))
+    for value, action, extra in ((block, "Block", {}), (alert_only, "Alert", {}),
+                                 (scoped, "AlertAndBlock", {"rbacGroupNames": [f"Policy-{tag}"]}),
+                                 (allowed, "Allowed", {})):
+        r = ward.post("/api/indicators", admin_token, json=indicator(value, "FileSha256", action=action, **extra))
+        assert r.status_code == 200, r.text
+    assert wait_for(lambda: version(inside) != before, 10)
+    mine = {(i["indicatorValue"], i["action"]) for i in policy(inside)["indicators"]}
+    assert {(block, "Block"), (scoped, "AlertAndBlock"), (allowed, "Allowed")} <= mine
+    assert (alert_only, "Alert") not in mine
+    theirs = {i["indicatorValue"] for i in policy(outside)["indicators"]}
+    assert block in theirs and allowed in theirs and scoped not in theirs and alert_only not in theirs
+    # The version is the ETag: an unchanged policy is not sent again.
+    current = policy(inside)
+    assert current["version"] == version(inside)
+    r = ward.get("/sensor/v1/policy", headers=dict(inside.auth, **{"If-None-Match": f'"{current["version"]}"'}))
+    assert r.status_code == 304
+    assert ward.get("/sensor/v1/policy").status_code == 401

@@ -7,23 +7,15 @@
 
 #include "common/time.h"
 #include "ingest/onboarding.h"
-#include "state/sqlite_state_store.h"
+#include "state/temp_state_store.h"
 
 namespace ward::ingest {
 namespace {
 
-class DevicesTest : public ::testing::Test {
+class DevicesTest : public state::TempStateStoreTest {
  protected:
-  void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() / ("ward-devices-" + std::to_string(::getpid()) + ".db");
-    std::filesystem::remove(path_);
-    store_ = std::move(*state::SqliteStateStore::Open(path_.string()));
-    ASSERT_TRUE(store_->CreateTenant({tenant_, "T", 1}).ok());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove(path_);
-  }
+  DevicesTest() : TempStateStoreTest("ward-devices") {}
+
   json::Value Request(const std::string& info, const std::string& host = "host-identity-1") {
     json::Value req = json::Value::Object();
     req.Set("onboardingInfo", *json::Value::Parse(info));
@@ -35,9 +27,6 @@ class DevicesTest : public ::testing::Test {
     req.Set("device", std::move(device));
     return req;
   }
-  std::string tenant_ = "0f426e9f-32f5-4686-8aa3-b30aea1a8f78";
-  std::filesystem::path path_;
-  std::unique_ptr<state::StateStore> store_;
 };
 
 TEST_F(DevicesTest, EnrolAuthenticateRotateRevoke) {
