@@ -1,6 +1,9 @@
 #include "api/hunting.h"
 
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 
 #include "common/time.h"
 #include "json/json.h"
@@ -49,6 +52,93 @@ std::string FormatTimespanTicks(int64_t ticks) {
   return out;
 }
 
+namespace {
+
+// The rows as [{column: value}], shared by MDE's and Graph's shapes.
+void WriteResults(json::Writer& w, const kql::QueryResult& result) {
+  w.StartArray();
+  for (size_t r = 0; r < result.rows; ++r) {
+    w.StartObject();
+    for (const kql::Column& c : result.columns) {
+      w.Key(c.name);
+      WriteCell(w, c, r);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+// PnDTnHnMnS (weeks too; years and months have no fixed length and are refused), as ticks.
+std::optional<int64_t> ParseIsoDuration(std::string_view d) {
+  if (d.size() < 3 || d[0] != 'P') return std::nullopt;
+  double total = 0;
+  bool time = false, any = false, any_time = false;
+  for (size_t k = 1; k < d.size();) {
+    if (d[k] == 'T') {
+      if (time) return std::nullopt;
+      time = true, ++k;
+      continue;
+    }
+    size_t start = k;
+    while (k < d.size() && (std::isdigit(static_cast<unsigned char>(d[k])) || d[k] == '.')) ++k;
+    if (k == start || k == d.size()) return std::nullopt;
+    double v = std::strtod(std::string(d.substr(start, k - start)).c_str(), nullptr);
+    char unit = d[k++];
+    double seconds = !time && unit == 'W' ? 7 * 86400.0 : !time && unit == 'D' ? 86400.0
+                   : time && unit == 'H' ? 3600.0 : time && unit == 'M' ? 60.0 : time && unit == 'S' ? 1.0 : -1;
+    if (seconds < 0) return std::nullopt;
+    total += v * seconds;
+    any = true;
+    any_time |= time;
+  }
+  if (!any || (time && !any_time) || total > 3650.0 * 86400) return std::nullopt;
+  return static_cast<int64_t>(total * kTicksPerSecond);
+}
+
+}  // namespace
+
+Result<TimeWindow> ParseGraphTimespan(std::string_view text, int64_t now_ticks) {
+  auto bad = [&] { return Err(InvalidArgument("Timespan '" + std::string(text) + "' is not an ISO 8601 duration or interval")); };
+  TimeWindow w;
+  size_t slash = text.find('/');
+  std::string_view a = text.substr(0, slash), b = slash == std::string_view::npos ? std::string_view() : text.substr(slash + 1);
+  if (slash == std::string_view::npos) {
+    if (auto d = ParseIsoDuration(a)) return TimeWindow{now_ticks - *d, now_ticks};
+    auto start = ParseIsoTicks(a);
+    if (!start) return bad();
+    w = {*start, now_ticks};
+  } else if (auto d = ParseIsoDuration(a)) {
+    auto end = ParseIsoTicks(b);
+    if (!end) return bad();
+    w = {*end - *d, *end};
+  } else if (auto start = ParseIsoTicks(a)) {
+    if (auto d2 = ParseIsoDuration(b)) {
+      w = {*start, *start + *d2};
+    } else if (auto end = ParseIsoTicks(b)) {
+      w = {*start, *end};
+    } else {
+      return bad();
+    }
+  } else {
+    return bad();
+  }
+  if (w.end_ticks < w.start_ticks) return Err(InvalidArgument("Timespan '" + std::string(text) + "' ends before it starts"));
+  return w;
+}
+
+std::string GraphHuntingResultJson(const kql::QueryResult& result) {
+  json::Writer w;
+  w.StartObject();
+  w.KV("@odata.context", "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults");
+  w.Key("schema").StartArray();
+  for (const kql::Column& c : result.columns) w.StartObject().KV("name", c.name).KV("type", kql::MdeTypeName(c.type)).EndObject();
+  w.EndArray();
+  w.Key("results");
+  WriteResults(w, result);
+  w.EndObject();
+  return w.Take();
+}
+
 std::string HuntingResultJson(const kql::QueryResult& result, bool with_stats) {
   json::Writer w;
   w.StartObject();
@@ -65,16 +155,8 @@ std::string HuntingResultJson(const kql::QueryResult& result, bool with_stats) {
   w.Key("Schema").StartArray();
   for (const kql::Column& c : result.columns) w.StartObject().KV("Name", c.name).KV("Type", kql::MdeTypeName(c.type)).EndObject();
   w.EndArray();
-  w.Key("Results").StartArray();
-  for (size_t r = 0; r < result.rows; ++r) {
-    w.StartObject();
-    for (const kql::Column& c : result.columns) {
-      w.Key(c.name);
-      WriteCell(w, c, r);
-    }
-    w.EndObject();
-  }
-  w.EndArray();
+  w.Key("Results");
+  WriteResults(w, result);
   if (!result.render.empty()) w.KV("Render", result.render);  // Ward extension: the chart the query asked for
   w.EndObject();
   return w.Take();
