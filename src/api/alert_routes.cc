@@ -17,14 +17,6 @@
 namespace ward::api {
 namespace {
 
-const std::set<std::string, std::less<>>& AlertCategories() {
-  static const std::set<std::string, std::less<>> c = {
-      "General", "CommandAndControl", "Collection", "CredentialAccess", "DefenseEvasion", "Discovery",
-      "Exfiltration", "Exploit", "Execution", "InitialAccess", "LateralMovement", "Malware", "Persistence",
-      "PrivilegeEscalation", "Ransomware", "SuspiciousActivity"};
-  return c;
-}
-
 
 // ---- evidence from a stored event ---------------------------------------------------------------
 
@@ -124,11 +116,10 @@ void CreateAlertByReference(Call& call) {
   } else {
     return call.Fail(InvalidArgument("Request body is incorrect: reportId must be a number"));
   }
-  static const std::set<std::string, std::less<>> kSeverities = {"Informational", "Low", "Medium", "High"};
-  if (!kSeverities.count(s["severity"])) {
+  if (CanonicalAlertSeverity(s["severity"]) != s["severity"]) {
     return call.Fail(InvalidArgument("severity must be Informational, Low, Medium or High, not '" + s["severity"] + "'"));
   }
-  if (!AlertCategories().count(s["category"])) return call.Fail(InvalidArgument("category '" + s["category"] + "' is not valid"));
+  if (!IsAlertCategory(s["category"])) return call.Fail(InvalidArgument("category '" + s["category"] + "' is not valid"));
   if (s["title"].empty() || s["title"].size() > 512) return call.Fail(InvalidArgument("title must have 1 to 512 characters"));
   if (s["description"].size() > 16384 || s["recommendedAction"].size() > 16384) {
     return call.Fail(InvalidArgument("description and recommendedAction are limited to 16384 characters"));
