@@ -31,7 +31,6 @@ inline constexpr std::string_view kMdeResources[] = {
     "https://api.securitycenter.microsoft.com",
     "https://api.security.microsoft.com",
     "https://securitycenter.onmicrosoft.com/windowsatpservice",
-    "https://graph.microsoft.com",  // Graph's security API (custom detection rules)
 };
 
 struct IdentityConfig {

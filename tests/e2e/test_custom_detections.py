@@ -12,7 +12,6 @@ from shapes import assert_shape
 from test_sensor import wait_for
 
 RULES = "/beta/security/rules/detectionRules"
-GRAPH = "https://graph.microsoft.com"
 NO_LIMITS = {"rateLimits": {"enabled": False}}  # the tests poll more often than MDE's 100 calls a minute
 COLUMNS = "Timestamp, DeviceId, ReportId, DeviceName, FileName, FolderPath, SHA256, ProcessCommandLine, ProcessId, AccountName"
 
@@ -39,7 +38,7 @@ def processes(alert):
 
 
 def test_rule_validation_permissions_and_lifecycle(ward, admin_token):
-    token = ward.app_token(resource=GRAPH)  # a Graph token, as Graph clients get one
+    token = admin_token  # Ward issues tokens for MDE's resources (not Graph's audience) and they serve both APIs
     marker = uuid.uuid4().hex[:10]
 
     def bad(change, status=400, code="InvalidInput", text=None):
@@ -75,7 +74,7 @@ def test_rule_validation_permissions_and_lifecycle(ward, admin_token):
     # Permissions: alert readers may not manage rules; Graph's CustomDetection.Read.All may read them.
     def app(*permissions):
         a = ward.admin("apps", "create", "--name", f"cd-{uuid.uuid4().hex[:6]}", "--permissions", ",".join(permissions))
-        return ward.app_token(a["clientId"], a["clientSecret"], resource=GRAPH)
+        return ward.app_token(a["clientId"], a["clientSecret"])
     reader = app("CustomDetection.Read.All")
     assert_mde_error(ward.post(RULES, app("Alert.ReadWrite.All"), json=rule_body(marker)), 403, "Forbidden")
     assert_mde_error(ward.get(RULES, app("Alert.ReadWrite.All")), 403, "Forbidden")
@@ -159,8 +158,10 @@ def test_rule_raises_alerts_and_a_restart_neither_loses_nor_repeats_them(tmp_pat
         proc = next(e for e in alert["evidence"] if e["entityType"] == "Process")
         assert marker in proc["processCommandLine"] and proc["sha256"] == "ab" * 32 and proc["fileName"] == "nc"
         assert any(e["entityType"] == "User" and e["accountName"] == "www-data" for e in alert["evidence"])
-        details = w.get(f"{RULES}/{rule['id']}", token).json()["lastRunDetails"]
-        assert details["status"] == "completed" and details["lastRunDateTime"], details
+        # The run is recorded once its rows are through.
+        details = wait_for(lambda: w.get(f"{RULES}/{rule['id']}", token).json()["lastRunDetails"]["status"], 30)
+        assert details == "completed", details
+        assert w.get(f"{RULES}/{rule['id']}", token).json()["lastRunDetails"]["lastRunDateTime"]
         # The alerts are huntable like every other.
         q = w.post("/api/advancedqueries/run", token, json={
             "Query": f"AlertInfo | where DetectionSource == 'CustomDetection' and Title == 'Custom shell {marker}'"})
