@@ -28,6 +28,7 @@
 namespace ward::detect {
 class SigmaDetector;
 class CustomDetections;
+class AlertWriter;
 }
 
 namespace ward::api {
@@ -44,6 +45,7 @@ struct Services {
   events::EventLog* event_log = nullptr;      // server-made rows (alerts) are appended here
   detect::SigmaDetector* sigma = nullptr;     // live Sigma rules (/api/detectionrules); null when not wired
   detect::CustomDetections* custom_detections = nullptr;  // scheduled KQL rules; woken when one is saved
+  detect::AlertWriter* alert_writer = nullptr;  // the one writer of alerts (CreateAlertByReference)
   kql::QueryOptions hunting;                  // hunting limits (config.json "hunting")
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP

@@ -170,6 +170,7 @@ Status Serve(const ServeOptions& o) {
   services.event_log = event_log.get();
   services.sigma = sigma_rules;
   services.custom_detections = &custom_detections;
+  services.alert_writer = &alert_writer;
   services.hunting = cfg.hunting;
   services.public_url = public_url;
   if (tls) services.server_cert_sha256 = ingest::CertificateSha256FromPemFile(http_opts.tls_cert_file);
