@@ -10,20 +10,11 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "common/time.h"
-#include "detect/alert_rows.h"
 #include "detect/alert_writer.h"
 #include "detect/evidence.h"
 
 namespace ward::api {
 namespace {
-
-const std::set<std::string, std::less<>>& AlertCategories() {
-  static const std::set<std::string, std::less<>> c = {
-      "General", "CommandAndControl", "Collection", "CredentialAccess", "DefenseEvasion", "Discovery",
-      "Exfiltration", "Exploit", "Execution", "InitialAccess", "LateralMovement", "Malware", "Persistence",
-      "PrivilegeEscalation", "Ransomware", "SuspiciousActivity"};
-  return c;
-}
 
 
 // ---- evidence from a stored event ---------------------------------------------------------------
@@ -52,9 +43,14 @@ const std::vector<std::string>& ReferencableTables() {
   return t;
 }
 
+struct EventEvidence {
+  std::string table;  // where the event was found
+  std::vector<state::AlertEvidence> evidence;
+};
+
 // Finds the event and turns it into evidence; NotFound when no such event is stored.
-Result<std::vector<state::AlertEvidence>> EvidenceForEvent(Call& call, const std::string& machine_id, int64_t report_id,
-                                                           int64_t event_ticks, int64_t* event_ms) {
+Result<EventEvidence> EvidenceForEvent(Call& call, const std::string& machine_id, int64_t report_id,
+                                       int64_t event_ticks, int64_t* event_ms) {
   if (!call.services.event_store) return Err(Unavailable("the event store is not running"));
   for (const std::string& table : ReferencableTables()) {
     if (!events::SchemaRegistry::Hunting().Find(table)) continue;
@@ -66,7 +62,7 @@ Result<std::vector<state::AlertEvidence>> EvidenceForEvent(Call& call, const std
     req.to_ticks = event_ticks + kTicksPerSecond;
     req.predicates.push_back({"DeviceId", events::Predicate::Op::kEquals, {machine_id}});
     req.predicates.push_back({"ReportId", events::Predicate::Op::kEquals, {report_id}});
-    std::optional<std::vector<state::AlertEvidence>> found;
+    std::optional<EventEvidence> found;
     const events::TableDef& def = *events::SchemaRegistry::Hunting().Find(table);
     auto scanned = call.services.event_store->Scan(req, [&](events::ColumnBatch&& b) {
       if (b.rows == 0) return true;
@@ -81,7 +77,7 @@ Result<std::vector<state::AlertEvidence>> EvidenceForEvent(Call& call, const std
       events::Row row = RowOf(b, best, def);
       detect::RowView view(row, def);
       *event_ms = view.TimeMs("Timestamp");
-      found = detect::EvidenceFromRow(view, NowMs());
+      found = EventEvidence{table, detect::EvidenceFromRow(view, NowMs())};
       return false;
     });
     if (!scanned) return Err(scanned.error());
@@ -91,14 +87,11 @@ Result<std::vector<state::AlertEvidence>> EvidenceForEvent(Call& call, const std
                       machine_id));
 }
 
-// Makes the alert huntable (AlertInfo / AlertEvidence). The alert is already stored; a log that
-// cannot take the rows is logged, not answered as a failed request.
-void AppendAlertRows(Call& call, const state::Alert& a, size_t first_evidence, bool with_info) {
-  if (!call.services.event_log) return;
-  events::RowBatch rows = detect::AlertRows(a, events::SchemaRegistry::Hunting(), NowTicks(), first_evidence, with_info);
-  if (rows.rows.empty()) return;
-  auto appended = call.services.event_log->AppendSync(events::EncodeBatch(rows));
-  if (!appended) log::Error("alert rows not appended to the event log", {{"alertId", a.id}, {"error", appended.error().message()}});
+// The detectorId of CreateAlertByReference alerts: a GUID from the title, so that the AlertWriter's
+// de-duplication (one open alert per detector and device) merges alerts of the same title, as MDE.
+std::string ReferenceDetectorId(std::string_view title) {
+  std::string h = HexEncode(Sha256("CreateAlertByReference:" + std::string(title)).substr(0, 16));
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20, 12);
 }
 
 void CreateAlertByReference(Call& call) {
@@ -124,11 +117,10 @@ void CreateAlertByReference(Call& call) {
   } else {
     return call.Fail(InvalidArgument("Request body is incorrect: reportId must be a number"));
   }
-  static const std::set<std::string, std::less<>> kSeverities = {"Informational", "Low", "Medium", "High"};
-  if (!kSeverities.count(s["severity"])) {
+  if (CanonicalAlertSeverity(s["severity"]) != s["severity"]) {
     return call.Fail(InvalidArgument("severity must be Informational, Low, Medium or High, not '" + s["severity"] + "'"));
   }
-  if (!AlertCategories().count(s["category"])) return call.Fail(InvalidArgument("category '" + s["category"] + "' is not valid"));
+  if (!IsAlertCategory(s["category"])) return call.Fail(InvalidArgument("category '" + s["category"] + "' is not valid"));
   if (s["title"].empty() || s["title"].size() > 512) return call.Fail(InvalidArgument("title must have 1 to 512 characters"));
   if (s["description"].size() > 16384 || s["recommendedAction"].size() > 16384) {
     return call.Fail(InvalidArgument("description and recommendedAction are limited to 16384 characters"));
@@ -141,56 +133,30 @@ void CreateAlertByReference(Call& call) {
   auto evidence = EvidenceForEvent(call, machine->id, report_id, *ticks, &event_ms);
   if (!evidence) return call.Fail(evidence.error());
 
-  const int64_t now = NowMs();
-  state::Repo<state::Alert> repo(call.services.store);
-  // MDE merges into an open alert with the same title on the device.
-  auto existing = repo.List(call.tenant());
-  if (!existing) return call.Fail(existing.error());
-  for (const state::Alert& a : *existing) {
-    if (a.machine_id != machine->id || a.title != s["title"] || a.status == "Resolved") continue;
-    auto merged = repo.Mutate(call.tenant(), a.id, [&](state::Alert& w) -> Status {
-      w.first_event_ms = std::min(w.first_event_ms ? w.first_event_ms : event_ms, event_ms);
-      w.last_event_ms = std::max(w.last_event_ms, event_ms);
-      w.last_update_ms = now;
-      for (const state::AlertEvidence& e : *evidence) w.evidence.push_back(e);
-      return Status::Ok();
-    });
-    if (!merged) return call.Fail(merged.error());
-    AppendAlertRows(call, *merged, merged->evidence.size() - evidence->size(), false);
-    call.audit_target = "alert:" + merged->id;
-    auto groups = call.services.authz.DeviceGroups(call.tenant());
-    CallerView names;
-    if (groups) names.groups = *groups;
-    return call.ODataEntity("Alerts", AlertJson(*merged, names.GroupName(*machine), true));
-  }
-  state::Alert a;
-  a.tenant_id = call.tenant();
-  a.id = detect::NewAlertId();
-  a.severity = s["severity"];
-  a.category = s["category"];
-  a.title = s["title"];
-  a.description = s["description"];
-  a.recommended_action = s["recommendedAction"];
-  a.detection_source = "CustomDetection";
-  a.detector_id = NewGuid();
-  a.alert_creation_ms = a.last_update_ms = now;
-  a.first_event_ms = a.last_event_ms = event_ms;
-  a.machine_id = machine->id;
-  a.computer_dns_name = machine->computer_dns_name;
-  a.evidence = std::move(*evidence);
-  for (const state::AlertEvidence& e : a.evidence) {
-    if (a.related_user_name.empty() && e.entity_type == "User") {
-      a.related_user_name = e.account_name;
-      a.related_user_domain = e.domain_name;
-    }
-  }
-  if (Status st = repo.Insert(a); !st.ok()) return call.Fail(st);
-  AppendAlertRows(call, a, 0, true);
-  call.audit_target = "alert:" + a.id;
-  auto groups = call.services.authz.DeviceGroups(call.tenant());
+  if (!call.services.alert_writer) return call.Fail(Unavailable("alerts cannot be raised: detection is not running"));
+  // One mechanism for every alert: the AlertWriter. MDE merges into an open alert with the same title
+  // on the device, so the de-duplication key (detectorId) is derived from the title; referencing an
+  // event already in the alert changes nothing (its event key).
+  detect::AlertSpec spec;
+  spec.tenant_id = call.tenant();
+  spec.machine_id = machine->id;
+  spec.computer_dns_name = machine->computer_dns_name;
+  spec.detector_id = ReferenceDetectorId(s["title"]);
+  spec.title = s["title"];
+  spec.description = s["description"];
+  spec.recommended_action = s["recommendedAction"];
+  spec.category = s["category"];
+  spec.severity = s["severity"];
+  spec.detection_source = "CustomDetection";
+  spec.evidence = std::move(evidence->evidence);
+  spec.event_ms = event_ms;
+  spec.event_key = machine->id + ":" + evidence->table + ":" + std::to_string(report_id);
+  auto raised = call.services.alert_writer->Raise(spec);
+  if (!raised) return call.Fail(raised.error());
+  call.audit_target = "alert:" + raised->alert.id;
   CallerView names;
-  if (groups) names.groups = *groups;
-  call.ODataEntity("Alerts", AlertJson(a, names.GroupName(*machine), true));
+  if (auto groups = call.services.authz.DeviceGroups(call.tenant())) names.groups = *groups;
+  call.ODataEntity("Alerts", AlertJson(raised->alert, names.GroupName(*machine), true));
 }
 
 // ---- alert updates (PATCH and batchUpdate) --------------------------------------------------------

@@ -27,6 +27,8 @@
 
 namespace ward::detect {
 class SigmaDetector;
+class CustomDetections;
+class AlertWriter;
 }
 
 namespace ward::api {
@@ -42,6 +44,8 @@ struct Services {
   events::EventStore* event_store = nullptr;  // telemetry for timelines (and hunting)
   events::EventLog* event_log = nullptr;      // server-made rows (alerts) are appended here
   detect::SigmaDetector* sigma = nullptr;     // live Sigma rules (/api/detectionrules); null when not wired
+  detect::CustomDetections* custom_detections = nullptr;  // scheduled KQL rules; woken when one is saved
+  detect::AlertWriter* alert_writer = nullptr;  // the one writer of alerts (CreateAlertByReference)
   kql::QueryOptions hunting;                  // hunting limits (config.json "hunting")
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
@@ -135,6 +139,7 @@ void RegisterEntityRoutes(Api& api);       // entity_routes.cc: files, IPs, doma
 void RegisterAlertRoutes(Api& api);        // alert_routes.cc: alerts and machine actions (read)
 void RegisterIndicatorRoutes(Api& api);    // indicator_routes.cc: IoCs
 void RegisterDetectionRuleRoutes(Api& api);  // detection_rule_routes.cc: Sigma rules (Ward extension)
+void RegisterCustomDetectionRoutes(Api& api);  // custom_detection_routes.cc: Graph's security detectionRules
 void RegisterHuntingRoutes(Api& api);      // hunting_routes.cc: advanced hunting (KQL)
 void RegisterAuditRoutes(Api& api);        // audit_routes.cc
 void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
+#include <set>
 
 namespace ward::api {
 namespace {
@@ -101,6 +103,27 @@ std::string UrlHost(std::string_view url) {
 bool HostInDomain(std::string_view host, std::string_view domain) {
   if (domain.empty() || host.size() < domain.size() || !host.ends_with(domain)) return false;
   return host.size() == domain.size() || host[host.size() - domain.size() - 1] == '.';
+}
+
+bool IsAlertCategory(std::string_view category) {
+  static const std::set<std::string, std::less<>> kCategories = {
+      "General", "CommandAndControl", "Collection", "CredentialAccess", "DefenseEvasion", "Discovery",
+      "Exfiltration", "Exploit", "Execution", "InitialAccess", "LateralMovement", "Malware", "Persistence",
+      "PrivilegeEscalation", "Ransomware", "SuspiciousActivity"};
+  return kCategories.count(category) > 0;
+}
+
+std::optional<std::string> CanonicalAlertSeverity(std::string_view severity) {
+  for (const char* s : {"Informational", "Low", "Medium", "High"}) {
+    std::string_view name(s);
+    if (name.size() == severity.size() &&
+        std::equal(name.begin(), name.end(), severity.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return std::string(name);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace ward::api

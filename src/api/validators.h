@@ -5,6 +5,7 @@
 // Parsers return the canonical form (lower-case hex, inet_ntop text, lower-case host without a
 // trailing dot) or InvalidArgument("<value> is invalid"), which routes answer with MDE's
 // InvalidHashValue / InvalidIpAddress / InvalidDomainName. Pure functions, thread-safe.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,5 +40,11 @@ std::string UrlHost(std::string_view url);
 // host is domain itself or one of its subdomains ("a.example.com" is in "example.com";
 // "badexample.com" is not). Both in canonical form.
 bool HostInDomain(std::string_view host, std::string_view domain);
+
+// MDE's alert categories (CreateAlertByReference's list, mde-api.md §4), exact spelling.
+bool IsAlertCategory(std::string_view category);
+// MDE's spelling of an alert severity given in any case ("medium" as Graph writes it → "Medium"):
+// Informational, Low, Medium or High; nullopt for anything else.
+std::optional<std::string> CanonicalAlertSeverity(std::string_view severity);
 
 }  // namespace ward::api

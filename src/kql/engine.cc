@@ -1,5 +1,7 @@
 #include "kql/engine.h"
 
+#include <algorithm>
+
 #include "common/time.h"
 #include "kql/binder.h"
 #include "kql/executor.h"
@@ -49,6 +51,31 @@ Result<QueryResult> RunQuery(std::string_view text, const QueryOptions& options,
   bo.now_ticks = options.now_ticks != 0 ? options.now_ticks : NowTicks();
   WARD_ASSIGN_OR_RETURN(BoundQuery bound, Bind(q, registry, bo, err));
   return Execute(bound, options, bo.now_ticks, store, registry);
+}
+
+namespace {
+
+void CollectTables(const Plan& p, std::vector<std::string>* out) {
+  if (p.kind == Plan::Kind::kScan && std::find(out->begin(), out->end(), p.table) == out->end()) out->push_back(p.table);
+  for (const PlanPtr& in : p.inputs) CollectTables(*in, out);
+}
+
+}  // namespace
+
+Result<QueryShape> CheckQuery(std::string_view text, const events::SchemaRegistry& registry, QueryError* error) {
+  QueryError local;
+  QueryError* err = error ? error : &local;
+  WARD_ASSIGN_OR_RETURN(Query q, Parse(text, err));
+  BindOptions bo;
+  bo.now_ticks = NowTicks();
+  WARD_ASSIGN_OR_RETURN(BoundQuery bound, Bind(q, registry, bo, err));
+  QueryShape shape;
+  for (size_t i = 0; i < bound.plan->schema.names.size(); ++i) {
+    shape.columns.emplace_back(bound.plan->schema.names[i], bound.plan->schema.types[i]);
+  }
+  shape.open = bound.plan->schema.open;
+  CollectTables(*bound.plan, &shape.tables);
+  return shape;
 }
 
 }  // namespace ward::kql

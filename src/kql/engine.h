@@ -59,7 +59,7 @@ struct QueryOptions {
   // Device scope: only rows whose DeviceId is in this set are visible (user tokens). nullopt = all.
   std::optional<std::unordered_set<std::string>> device_ids;
   int64_t now_ticks = 0;                                  // what now() and ago() mean; 0 = the clock
-  std::chrono::hours lookback{24 * 30};                   // data older than this is not visible
+  std::chrono::seconds lookback{std::chrono::hours(24 * 30)};  // data older than this is not visible
   size_t max_rows = 100'000;
   size_t max_result_bytes = 124ull << 20;
   std::chrono::milliseconds timeout{std::chrono::seconds(200)};
@@ -77,5 +77,16 @@ struct QueryError {
 // the position and message as well.
 Result<QueryResult> RunQuery(std::string_view text, const QueryOptions& options, events::EventStore& store,
                              const events::SchemaRegistry& registry, QueryError* error = nullptr);
+
+// What a query returns, known without running it: its output columns and the tables it reads.
+struct QueryShape {
+  std::vector<std::pair<std::string, Type>> columns;
+  bool open = false;                // more columns may appear at run time (bag_unpack)
+  std::vector<std::string> tables;  // tables the rows come from (scans of the pipeline, not of subqueries), no repeats
+};
+
+// Parses and binds `text` (no data is read). Errors as RunQuery's.
+Result<QueryShape> CheckQuery(std::string_view text, const events::SchemaRegistry& registry,
+                              QueryError* error = nullptr);
 
 }  // namespace ward::kql

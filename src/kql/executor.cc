@@ -303,7 +303,7 @@ class Executor {
     const events::TableDef* def = reg_.Find(s.table);
     if (!def) return Internal("unknown table " + s.table);
     // The lookback window: older rows are not visible.
-    int64_t from = ctx_.now_ticks - static_cast<int64_t>(opt_.lookback.count()) * 3600 * kTicksPerSecondLocal;
+    int64_t from = ctx_.now_ticks - static_cast<int64_t>(opt_.lookback.count()) * kTicksPerSecondLocal;
     if (def->timestamp_column >= 0) s.request.from_ticks = from;
     if (opt_.device_ids) {
       // A scoped caller sees only its devices' rows; tables without DeviceId (AlertInfo) show nothing.

@@ -80,11 +80,14 @@ const std::vector<ApiPermissionInfo>& ApplicationPermissions() {
       {"SecurityConfiguration.Read.All", "Read threat and vulnerability management security configurations", false},
       {"SecurityConfiguration.ReadWrite.All", "Read and write threat and vulnerability management security configurations", false},
       {"IntegrationConfiguration.ReadWrite", "Read and write integration settings", false},
+      // Microsoft Graph's, for custom detection rules (/beta/security/rules/detectionRules).
+      {"CustomDetection.Read.All", "Read all custom detection rules", false},
+      {"CustomDetection.ReadWrite.All", "Read and write all custom detection rules", false},
       // Ward extensions: MDE configures these in its portal only.
       {"Ward.Management.ReadWrite.All", "Manage roles, device groups, user groups, users and apps", true},
       {"Ward.AuditLog.Read.All", "Read the audit log", true},
       {"Ward.Settings.ReadWrite.All", "Manage onboarding, streaming and other system settings", true},
-      {"Ward.DetectionRules.ReadWrite.All", "Read and write Sigma detection rules", true},
+      {"Ward.DetectionRules.ReadWrite.All", "Read and write Sigma and custom detection rules", true},
   };
   return kAll;
 }
@@ -114,10 +117,12 @@ const std::vector<ApiPermissionInfo>& DelegatedPermissions() {
       {"SecurityRecommendation.Read", "Read security recommendations", false},
       {"Score.Read", "Read score", false},
       {"RemediationTask.Read", "Read remediation tasks", false},
+      {"CustomDetection.Read.All", "Read all custom detection rules", false},
+      {"CustomDetection.ReadWrite.All", "Read and write all custom detection rules", false},
       {"Ward.Management.ReadWrite", "Manage roles, device groups, user groups, users and apps", true},
       {"Ward.AuditLog.Read", "Read the audit log", true},
       {"Ward.Settings.ReadWrite", "Manage onboarding, streaming and other system settings", true},
-      {"Ward.DetectionRules.ReadWrite", "Read and write Sigma detection rules", true},
+      {"Ward.DetectionRules.ReadWrite", "Read and write Sigma and custom detection rules", true},
   };
   return kAll;
 }

@@ -100,7 +100,7 @@ Result<Config> LoadConfig(const std::string& data_dir) {
       return Status::Ok();
     };
     int64_t rows = static_cast<int64_t>(cfg.hunting.max_rows), bytes = static_cast<int64_t>(cfg.hunting.max_result_bytes);
-    int64_t timeout = cfg.hunting.timeout.count() / 1000, days = cfg.hunting.lookback.count() / 24;
+    int64_t timeout = cfg.hunting.timeout.count() / 1000, days = std::chrono::duration_cast<std::chrono::hours>(cfg.hunting.lookback).count() / 24;
     WARD_RETURN_IF_ERROR(positive("maxRows", 10'000'000, &rows));
     WARD_RETURN_IF_ERROR(positive("maxResultBytes", int64_t{4} << 30, &bytes));
     WARD_RETURN_IF_ERROR(positive("timeoutSeconds", 3600, &timeout));

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "api/api.h"
+#include "detect/custom_detection.h"
 #include "detect/detection_engine.h"
 #include "detect/sigma_detector.h"
 #include "events/event_log.h"
@@ -152,6 +153,14 @@ Status Serve(const ServeOptions& o) {
     detection.AddDetector(std::move(sigma));
   }
   WARD_RETURN_IF_ERROR(detection.Start());
+  // Custom detection rules: scheduled KQL over the event store, alerts through the same writer.
+  detect::CustomDetectionOptions custom_options;
+  custom_options.query = cfg.hunting;
+  custom_options.query.threads = 1;  // scheduled work leaves a core to interactive hunting
+  custom_options.max_lookback = std::min<std::chrono::milliseconds>(custom_options.max_lookback, cfg.hunting.lookback);
+  custom_options.before_run = [&] { store_writer.WaitUntilApplied(event_log->EndOffset(), std::chrono::seconds(30)); };
+  detect::CustomDetections custom_detections(*store, *event_store, alert_writer, schema, registry, custom_options);
+  WARD_RETURN_IF_ERROR(custom_detections.Start());
   ingest::IngestService ingest_service(*event_log, schema, registry);
   WARD_RETURN_IF_ERROR(ingest_service.RebuildDedupIndex());
 
@@ -160,6 +169,8 @@ Status Serve(const ServeOptions& o) {
   services.event_store = event_store.get();
   services.event_log = event_log.get();
   services.sigma = sigma_rules;
+  services.custom_detections = &custom_detections;
+  services.alert_writer = &alert_writer;
   services.hunting = cfg.hunting;
   services.public_url = public_url;
   if (tls) services.server_cert_sha256 = ingest::CertificateSha256FromPemFile(http_opts.tls_cert_file);
@@ -172,6 +183,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterAlertRoutes(api);
   api::RegisterIndicatorRoutes(api);
   api::RegisterDetectionRuleRoutes(api);
+  api::RegisterCustomDetectionRoutes(api);
   api::RegisterHuntingRoutes(api);
   api::RegisterAuditRoutes(api);
   api::RegisterSensorRoutes(api);
@@ -229,6 +241,7 @@ Status Serve(const ServeOptions& o) {
   sweeper.join();
   server.Stop();
   // Consumers stop after the server so every acknowledged batch is already in the log.
+  custom_detections.Stop();
   profiles.Stop();
   detection.Stop();
   store_writer.Stop();

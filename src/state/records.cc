@@ -178,6 +178,19 @@ template <class V> void VisitFields(DetectionRule& r, V& v) {
   v("tenantId", r.tenant_id); v("id", r.id); v("title", r.title); v("yaml", r.yaml);
   v("createdBy", r.created_by); v("creationMs", r.creation_ms);
 }
+template <class V> void VisitFields(CustomDetectionRule& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("detectorId", r.detector_id); v("displayName", r.display_name);
+  v("isEnabled", r.is_enabled); v("queryText", r.query_text); v("queryModifiedMs", r.query_modified_ms);
+  v("period", r.period); v("lookback", r.lookback); v("alertTitle", r.alert_title);
+  v("alertDescription", r.alert_description); v("alertSeverity", r.alert_severity);
+  v("alertCategory", r.alert_category); v("recommendedActions", r.recommended_actions);
+  v("mitreTechniques", r.mitre_techniques); v("impactedAssetsJson", r.impacted_assets_json);
+  v("createdBy", r.created_by); v("lastModifiedBy", r.last_modified_by); v("createdMs", r.created_ms);
+  v("lastModifiedMs", r.last_modified_ms); v("lastRunMs", r.last_run_ms); v("lastRunQueryMs", r.last_run_query_ms);
+  v("lastSuccessMs", r.last_success_ms); v("lastRunStatus", r.last_run_status);
+  v("lastRunErrorCode", r.last_run_error_code); v("lastRunFailureReason", r.last_run_failure_reason);
+  v("alertsRaised", r.alerts_raised);
+}
 
 template <class R> json::Value Encode(const R& r) {
   Encoder e;
@@ -270,5 +283,7 @@ Result<MachineAction> MachineActionFromJson(const json::Value& v) { return Decod
 Result<Indicator> IndicatorFromJson(const json::Value& v) { return Decode<Indicator>(v); }
 json::Value ToJson(const DetectionRule& r) { return Encode(r); }
 Result<DetectionRule> DetectionRuleFromJson(const json::Value& v) { return Decode<DetectionRule>(v); }
+json::Value ToJson(const CustomDetectionRule& r) { return Encode(r); }
+Result<CustomDetectionRule> CustomDetectionRuleFromJson(const json::Value& v) { return Decode<CustomDetectionRule>(v); }
 
 }  // namespace ward::state

@@ -302,6 +302,34 @@ struct DetectionRule {
   int64_t creation_ms = 0;
 };
 
+// A custom detection rule (Graph's security detectionRule): a KQL query run on a schedule; each
+// result row (Timestamp, DeviceId, ReportId) raises an alert from the template. The definition is
+// written by the API, the run state (last*) by the scheduler; both through Repo::Mutate.
+struct CustomDetectionRule {
+  std::string tenant_id;
+  std::string id;           // decimal, from a per-tenant sequence (Graph's ids look like "35079")
+  std::string detector_id;  // GUID; the detectorId of the alerts it raises (their de-duplication key)
+  std::string display_name;
+  bool is_enabled = true;
+  std::string query_text;
+  int64_t query_modified_ms = 0;  // a changed query runs at once
+  std::string period;             // "0" | "1H" | "3H" | "12H" | "24H" | Ward: "<N>M"
+  std::string lookback;           // Ward: "<N>M" | "<N>H" | "<N>D"; "" = the period's default
+  std::string alert_title, alert_description, alert_severity = "Medium", alert_category, recommended_actions;
+  std::vector<std::string> mitre_techniques;
+  std::string impacted_assets_json;  // Graph's impactedAssets, kept as given (a JSON array)
+  std::string created_by, last_modified_by;
+  int64_t created_ms = 0, last_modified_ms = 0;
+  // Run state.
+  int64_t last_run_ms = 0;           // start of the last run (0 = never ran)
+  int64_t last_run_query_ms = 0;     // query_modified_ms of the query that last ran
+  int64_t last_success_ms = 0;       // start of the last run that completed (its window is covered)
+  std::string last_run_status;       // "" (never) | running | completed | failed | partiallyFailed
+  std::string last_run_error_code;   // Graph's huntingRuleErrorCode, "" = none
+  std::string last_run_failure_reason;
+  int64_t alerts_raised = 0;         // over the rule's life (Ward extension)
+};
+
 json::Value ToJson(const User& r);
 json::Value ToJson(const UserGroup& r);
 json::Value ToJson(const Role& r);
@@ -316,6 +344,7 @@ json::Value ToJson(const Alert& r);
 json::Value ToJson(const MachineAction& r);
 json::Value ToJson(const Indicator& r);
 json::Value ToJson(const DetectionRule& r);
+json::Value ToJson(const CustomDetectionRule& r);
 Result<User> UserFromJson(const json::Value& v);
 Result<UserGroup> UserGroupFromJson(const json::Value& v);
 Result<Role> RoleFromJson(const json::Value& v);
@@ -330,6 +359,7 @@ Result<Alert> AlertFromJson(const json::Value& v);
 Result<MachineAction> MachineActionFromJson(const json::Value& v);
 Result<Indicator> IndicatorFromJson(const json::Value& v);
 Result<DetectionRule> DetectionRuleFromJson(const json::Value& v);
+Result<CustomDetectionRule> CustomDetectionRuleFromJson(const json::Value& v);
 
 json::Value StringArray(const std::vector<std::string>& values);
 // Reads an array of strings; nullopt when v is not an array of strings.

@@ -22,6 +22,7 @@ const char* KindName(Kind kind) {
     case Kind::kMachineAction: return "machine_action";
     case Kind::kIndicator: return "indicator";
     case Kind::kDetectionRule: return "detection_rule";
+    case Kind::kCustomDetectionRule: return "custom_detection_rule";
   }
   return "unknown";
 }

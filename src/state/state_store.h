@@ -23,7 +23,7 @@
 namespace ward::state {
 
 enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion,
-                  kEnrollmentKey, kAlert, kMachineAction, kIndicator, kDetectionRule };
+                  kEnrollmentKey, kAlert, kMachineAction, kIndicator, kDetectionRule, kCustomDetectionRule };
 const char* KindName(Kind kind);
 
 struct Document {
@@ -114,6 +114,8 @@ WARD_RECORD_TRAITS(MachineAction, Kind::kMachineAction, r.id, "", MachineActionF
 // One indicator per (type, value): POST /api/indicators upserts on it.
 WARD_RECORD_TRAITS(Indicator, Kind::kIndicator, r.id, LowerAscii(r.indicator_type + ":" + r.indicator_value), IndicatorFromJson);
 WARD_RECORD_TRAITS(DetectionRule, Kind::kDetectionRule, r.id, "", DetectionRuleFromJson);
+// Rule names are unique per tenant, as in MDE.
+WARD_RECORD_TRAITS(CustomDetectionRule, Kind::kCustomDetectionRule, r.id, LowerAscii(r.display_name), CustomDetectionRuleFromJson);
 #undef WARD_RECORD_TRAITS
 
 template <class R>
