@@ -36,8 +36,8 @@ namespace {
 
 using Op = Predicate::Op;
 
-bool IsCaseInsensitive(Op op) { return op == Op::kEqualsCi || op == Op::kHas || op == Op::kHasAny || op == Op::kContains || op == Op::kStartsWith; }
-bool IsMulti(Op op) { return op == Op::kIn || op == Op::kHasAny; }
+bool IsCaseInsensitive(Op op) { return op == Op::kEqualsCi || op == Op::kInCi || op == Op::kHas || op == Op::kHasAny || op == Op::kContains || op == Op::kStartsWith; }
+bool IsMulti(Op op) { return op == Op::kIn || op == Op::kInCi || op == Op::kHasAny; }
 bool IsStringOnly(Op op) { return IsCaseInsensitive(op); }
 
 std::string Lower(std::string_view s) {
@@ -203,6 +203,14 @@ void EvalStrings(const CompiledPredicate& p, const uint32_t* off, const char* by
     case Op::kEqualsCi:
       for (size_t i = 0; i < n; ++i) sel[i] &= sel[i] && EqualsLowered(at(i), v);
       return;
+    case Op::kInCi:
+      for (size_t i = 0; i < n; ++i) {
+        if (!sel[i]) continue;
+        bool any = false;
+        for (const std::string& s : p.strs) any = any || EqualsLowered(at(i), s);
+        sel[i] = any;
+      }
+      return;
     case Op::kStartsWith:
       for (size_t i = 0; i < n; ++i) sel[i] &= sel[i] && at(i).size() >= v.size() && EqualsLowered(at(i).substr(0, v.size()), v);
       return;
@@ -282,6 +290,7 @@ Result<CompiledPredicate> CompilePredicate(const TableDef& table, const Predicat
   // NaN equals nothing; dropping it from `in` lists also keeps them sortable.
   if (p.op == Op::kIn) std::erase_if(c.reals, [](double d) { return std::isnan(d); });
   c.never = c.ints.empty() && c.reals.empty() && c.strs.empty();
+  if (p.op == Op::kInCi) std::sort(c.strs.begin(), c.strs.end());
   if (p.op == Op::kIn) {
     std::sort(c.ints.begin(), c.ints.end());
     std::sort(c.reals.begin(), c.reals.end());
@@ -289,7 +298,7 @@ Result<CompiledPredicate> CompilePredicate(const TableDef& table, const Predicat
   }
   if (IsStringType(c.type)) {
     c.cost = IsCaseInsensitive(p.op) ? 3 : 2;
-    const bool index_op = p.op == Op::kEquals || p.op == Op::kEqualsCi || p.op == Op::kIn || p.op == Op::kHas || p.op == Op::kHasAny ||
+    const bool index_op = p.op == Op::kEquals || p.op == Op::kEqualsCi || p.op == Op::kIn || p.op == Op::kInCi || p.op == Op::kHas || p.op == Op::kHasAny ||
                           p.op == Op::kStartsWith || p.op == Op::kContains;
     if (index_op && IsTermIndexedColumn(p.column) && !c.never) {
       c.uses_term_index = true;
