@@ -43,12 +43,21 @@ struct ColumnBatch {
 // Predicates the store can evaluate itself (the hunting engine pushes these down and evaluates the
 // rest). Comparisons are on the column's type; string ops follow KQL: kEquals is case-sensitive,
 // kEqualsCi/kInCi/kHas/kContains are case-insensitive, kHas matches whole terms (see TermsOf).
-// kInCi is KQL `in~` (string columns): equal to one of the values, ignoring case.
+// kInCi is KQL `in~` (string columns): equal to one of the values, ignoring case. kMatches runs
+// the caller's `matcher` on each value of a string column (KQL `matches regex`; no values).
+class StringMatcher {
+ public:
+  virtual ~StringMatcher() = default;
+  // Called from several scan threads at once: must be thread-safe.
+  virtual bool Match(std::string_view value) const = 0;
+};
+
 struct Predicate {
-  enum class Op { kEquals, kEqualsCi, kIn, kHas, kHasAny, kContains, kStartsWith, kGreater, kGreaterEq, kLess, kLessEq, kNotEquals, kInCi };
+  enum class Op { kEquals, kEqualsCi, kIn, kHas, kHasAny, kContains, kStartsWith, kGreater, kGreaterEq, kLess, kLessEq, kNotEquals, kInCi, kMatches };
   std::string column;
   Op op = Op::kEquals;
   std::vector<CellValue> values;  // one value, or several for kIn / kInCi / kHasAny
+  std::shared_ptr<const StringMatcher> matcher;  // kMatches only
 };
 
 struct ScanRequest {

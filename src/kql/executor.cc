@@ -463,6 +463,7 @@ class Executor {
       return true;
     }
     if (ct != events::ColumnType::kString) return false;
+    if (fn == "matches regex") return PushRegex(col->column, *val, req);
     static const std::map<std::string_view, Op> kStr = {{"==", Op::kEquals}, {"=~", Op::kEqualsCi}, {"has", Op::kHas}, {"contains", Op::kContains},
                                                         {"startswith", Op::kStartsWith}, {"in", Op::kIn}, {"in~", Op::kInCi},
                                                         {"has_any", Op::kHasAny}};
@@ -473,6 +474,33 @@ class Executor {
     if ((it->second != Op::kIn && it->second != Op::kInCi && it->second != Op::kHasAny) && vals.size() != 1) return false;
     events::Predicate p{col->column, it->second, {}};
     for (std::string& v : vals) p.values.emplace_back(std::move(v));
+    req.predicates.push_back(std::move(p));
+    return true;
+  }
+
+  // `matches regex` with a constant pattern, evaluated by the store on the stored bytes (no string
+  // is materialised for rows that fail). Not when the pattern matches "": a missing (null) string
+  // is "" to KQL but never matches in the store.
+  class RegexMatcher final : public events::StringMatcher {
+   public:
+    explicit RegexMatcher(const std::string& pattern) : re_(pattern, Options()) {}
+    bool ok() const { return re_.ok(); }
+    bool Match(std::string_view v) const override { return RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), re_); }
+
+   private:
+    static RE2::Options Options() {
+      RE2::Options o;  // as functions.cc compiles `matches regex`
+      o.set_log_errors(false);
+      return o;
+    }
+    RE2 re_;
+  };
+  static bool PushRegex(const std::string& column, const BoundExpr& pattern, events::ScanRequest& req) {
+    if (pattern.type != Type::kString) return false;
+    auto m = std::make_shared<RegexMatcher>(pattern.value.s);
+    if (!m->ok() || m->Match("")) return false;
+    events::Predicate p{column, events::Predicate::Op::kMatches, {}};
+    p.matcher = std::move(m);
     req.predicates.push_back(std::move(p));
     return true;
   }

@@ -212,6 +212,7 @@ bool RefMatch(const Predicate& p, const CellValue& v) {
         case Op::kGreaterEq: return s >= o;
         case Op::kLess: return s < o;
         case Op::kLessEq: return s <= o;
+        case Op::kMatches: return false;  // not generated here
       }
       return false;
     }
