@@ -2,7 +2,7 @@
 # Advanced-hunting benchmark (issue 5): Ward vs SQLite vs ClickHouse on the same simulated telemetry,
 # the same hunts, one run on one machine. Measurements, not tests: nothing asserts a timing.
 #
-#   bash bench/hunting.sh <build-dir> [--events N] [--devices D] [--runs R] [--work DIR] [--keep]
+#   bash bench/hunting.sh <build-dir> [--events N] [--devices D] [--runs R] [--work DIR] [--keep] [--reuse]
 #
 # 1. builds ward_hunting_bench; installs Debian's clickhouse-server/-client (18.16) when missing;
 # 2. generates N events (default 10,000,000) from the simulator's activity model into Ward's columnar
@@ -12,10 +12,11 @@
 # 4. runs every hunt on every engine (warm-up, then median of up to R runs within a time budget),
 #    checks that the answers agree and prints the table for docs/benchmarks.md.
 # The work dir (default: a new directory under /var/tmp) is deleted at the end unless --keep.
+# --reuse (with --work of a kept run) skips steps 2-3 and runs the hunts on the data already there.
 set -euo pipefail
 BUILD_DIR=${1:?usage: hunting.sh <build-dir> [--events N] [--devices D] [--runs R] [--work DIR] [--keep]}
 shift
-EVENTS=10000000 DEVICES=1000 RUNS=5 WORK="" KEEP=""
+EVENTS=10000000 DEVICES=1000 RUNS=5 WORK="" KEEP="" REUSE=""
 while [ $# -gt 0 ]; do
   case $1 in
     --events) EVENTS=$2; shift 2 ;;
@@ -23,6 +24,7 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --reuse) REUSE=1; KEEP=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 64 ;;
   esac
 done
@@ -48,13 +50,15 @@ trap cleanup EXIT
 echo "work dir: $WORK ($(df -h --output=avail "$WORK" | tail -1 | tr -d ' ') free)"
 echo "machine: $(nproc) cores, $(uptime | sed 's/.*load/load/')"
 
-echo "== generate $EVENTS events, $DEVICES devices =="
-timeout 3h "$BENCH" generate --work "$WORK" --events "$EVENTS" --devices "$DEVICES"
+if [ -z "$REUSE" ]; then
+  echo "== generate $EVENTS events, $DEVICES devices =="
+  timeout 3h "$BENCH" generate --work "$WORK" --events "$EVENTS" --devices "$DEVICES"
+  echo "== load SQLite =="
+  timeout 4h "$BENCH" load-sqlite --work "$WORK"
+fi
+cat "$WORK/generate.txt"
 
-echo "== load SQLite =="
-timeout 4h "$BENCH" load-sqlite --work "$WORK"
-
-echo "== load ClickHouse =="
+echo "== ClickHouse =="
 read -r HTTP_PORT TCP_PORT < <(/usr/bin/python3 -c '
 import socket
 ss = [socket.socket() for _ in range(2)]
@@ -92,6 +96,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/" --data-binary 'S
 CHC=(clickhouse-client --host 127.0.0.1 --port "$TCP_PORT")
 chq() { "${CHC[@]}" "$@"; }
 echo "clickhouse $(chq --query 'SELECT version()') pid $CH_PID on 127.0.0.1:$HTTP_PORT"
+if [ -z "$REUSE" ]; then
 "$BENCH" clickhouse-ddl | chq --multiquery
 ch_load_start=$(date +%s.%N)
 for f in "$WORK"/tsv/*.tsv; do
@@ -105,18 +110,18 @@ s=$(date +%s.%N)
 for f in "$WORK"/tsv/*.tsv; do timeout 2h "${CHC[@]}" --query "OPTIMIZE TABLE $(basename "$f" .tsv) FINAL"; done
 ch_optimize=$(echo "$(date +%s.%N) - $s" | bc)
 echo "clickhouse: insert $ch_insert s, OPTIMIZE FINAL (merge to one part per day) $ch_optimize s"
+fi
 
 echo "== bytes on disk =="
 printf '%-22s %14s %14s %14s\n' table ward sqlite+idx clickhouse
-for f in "$WORK"/tsv/*.tsv; do
-  t=$(basename "$f" .tsv)
+for t in DeviceProcessEvents DeviceNetworkEvents DeviceFileEvents DeviceLogonEvents; do
   w=$(du -sb "$WORK/ward/bench/$t" | cut -f1)
   c=$(chq --query "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND table = '$t'")
   printf '%-22s %14s %14s %14s\n' "$t" "$w" "-" "$c"
 done
 printf '%-22s %14s %14s %14s\n' "all (ward: every table)" "$(du -sb "$WORK/ward" | cut -f1)" "$(stat -c %s "$WORK/sqlite.db")" \
   "$(chq --query "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = 'default'")"
-echo "tsv: $(du -sb "$WORK/tsv" | cut -f1) bytes"
+[ -d "$WORK/tsv" ] && echo "tsv: $(du -sb "$WORK/tsv" | cut -f1) bytes"
 
 # The page cache should hold every engine's data for the warm figures; drop nothing (shared machine).
 rm -rf "$WORK/tsv"
