@@ -57,7 +57,7 @@ struct Predicate {
   std::string column;
   Op op = Op::kEquals;
   std::vector<CellValue> values;  // one value, or several for kIn / kInCi / kHasAny
-  std::shared_ptr<const StringMatcher> matcher;  // kMatches only
+  std::shared_ptr<const StringMatcher> matcher = nullptr;  // kMatches only
 };
 
 struct ScanRequest {
