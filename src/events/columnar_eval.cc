@@ -36,9 +36,9 @@ namespace {
 
 using Op = Predicate::Op;
 
-bool IsCaseInsensitive(Op op) { return op == Op::kEqualsCi || op == Op::kHas || op == Op::kHasAny || op == Op::kContains || op == Op::kStartsWith; }
-bool IsMulti(Op op) { return op == Op::kIn || op == Op::kHasAny; }
-bool IsStringOnly(Op op) { return IsCaseInsensitive(op); }
+bool IsCaseInsensitive(Op op) { return op == Op::kEqualsCi || op == Op::kInCi || op == Op::kHas || op == Op::kHasAny || op == Op::kContains || op == Op::kStartsWith; }
+bool IsMulti(Op op) { return op == Op::kIn || op == Op::kInCi || op == Op::kHasAny; }
+bool IsStringOnly(Op op) { return IsCaseInsensitive(op) || op == Op::kMatches; }
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -178,6 +178,10 @@ void SearchRows(const char* low, const uint32_t* off, size_t n, std::string_view
 // String predicate over n plain strings (no nulls considered): sel[i] &= match.
 void EvalStrings(const CompiledPredicate& p, const uint32_t* off, const char* bytes, size_t n, uint8_t* sel, EvalScratch& scratch) {
   auto at = [&](size_t i) { return std::string_view(bytes + off[i], off[i + 1] - off[i]); };
+  if (p.op == Op::kMatches) {
+    for (size_t i = 0; i < n; ++i) sel[i] = sel[i] && p.matcher->Match(at(i));
+    return;
+  }
   const std::string& v = p.strs[0];
   switch (p.op) {
     case Op::kEquals:
@@ -203,6 +207,14 @@ void EvalStrings(const CompiledPredicate& p, const uint32_t* off, const char* by
     case Op::kEqualsCi:
       for (size_t i = 0; i < n; ++i) sel[i] &= sel[i] && EqualsLowered(at(i), v);
       return;
+    case Op::kInCi:
+      for (size_t i = 0; i < n; ++i) {
+        if (!sel[i]) continue;
+        bool any = false;
+        for (const std::string& s : p.strs) any = any || EqualsLowered(at(i), s);
+        sel[i] = any;
+      }
+      return;
     case Op::kStartsWith:
       for (size_t i = 0; i < n; ++i) sel[i] &= sel[i] && at(i).size() >= v.size() && EqualsLowered(at(i).substr(0, v.size()), v);
       return;
@@ -210,6 +222,7 @@ void EvalStrings(const CompiledPredicate& p, const uint32_t* off, const char* by
     case Op::kGreaterEq: for (size_t i = 0; i < n; ++i) sel[i] &= at(i) >= v; return;
     case Op::kLess: for (size_t i = 0; i < n; ++i) sel[i] &= at(i) < v; return;
     case Op::kLessEq: for (size_t i = 0; i < n; ++i) sel[i] &= at(i) <= v; return;
+    case Op::kMatches: return;  // above
     case Op::kHas:
     case Op::kHasAny:
     case Op::kContains: {
@@ -255,6 +268,14 @@ Result<CompiledPredicate> CompilePredicate(const TableDef& table, const Predicat
   c.column_name = p.column;
   c.type = table.columns[c.column].type;
   c.op = p.op;
+  if (p.op == Op::kMatches) {
+    if (!IsStringType(c.type) || p.matcher == nullptr || !p.values.empty()) {
+      return Err(InvalidArgument("kMatches needs a string column and a matcher, no values: " + p.column));
+    }
+    c.matcher = p.matcher;
+    c.cost = 4;  // the most expensive test: after every other predicate has narrowed the rows
+    return c;
+  }
   if (!IsMulti(p.op) && p.values.size() != 1) return Err(InvalidArgument("predicate on " + p.column + " needs exactly one value"));
   if (IsStringOnly(p.op) && !IsStringType(c.type)) {
     return Err(InvalidArgument("string operator on " + std::string(ColumnTypeName(c.type)) + " column " + p.column));
@@ -282,6 +303,7 @@ Result<CompiledPredicate> CompilePredicate(const TableDef& table, const Predicat
   // NaN equals nothing; dropping it from `in` lists also keeps them sortable.
   if (p.op == Op::kIn) std::erase_if(c.reals, [](double d) { return std::isnan(d); });
   c.never = c.ints.empty() && c.reals.empty() && c.strs.empty();
+  if (p.op == Op::kInCi) std::sort(c.strs.begin(), c.strs.end());
   if (p.op == Op::kIn) {
     std::sort(c.ints.begin(), c.ints.end());
     std::sort(c.reals.begin(), c.reals.end());
@@ -289,7 +311,7 @@ Result<CompiledPredicate> CompilePredicate(const TableDef& table, const Predicat
   }
   if (IsStringType(c.type)) {
     c.cost = IsCaseInsensitive(p.op) ? 3 : 2;
-    const bool index_op = p.op == Op::kEquals || p.op == Op::kEqualsCi || p.op == Op::kIn || p.op == Op::kHas || p.op == Op::kHasAny ||
+    const bool index_op = p.op == Op::kEquals || p.op == Op::kEqualsCi || p.op == Op::kIn || p.op == Op::kInCi || p.op == Op::kHas || p.op == Op::kHasAny ||
                           p.op == Op::kStartsWith || p.op == Op::kContains;
     if (index_op && IsTermIndexedColumn(p.column) && !c.never) {
       c.uses_term_index = true;

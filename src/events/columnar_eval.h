@@ -24,6 +24,7 @@ struct CompiledPredicate {
   std::vector<int64_t> ints;
   std::vector<double> reals;
   std::vector<std::string> strs;  // lower-cased for the case-insensitive operators
+  std::shared_ptr<const StringMatcher> matcher;  // kMatches
   // For the term index: per operand, the lower-cased terms every matching value contains. An
   // operand with no usable term puts no constraint (the block must be read).
   std::vector<std::vector<std::string>> terms;

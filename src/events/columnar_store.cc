@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -10,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <shared_mutex>
+#include <thread>
 
 #include "common/log.h"
 #include "events/columnar_eval.h"
@@ -822,6 +825,95 @@ class Scanner {
   std::vector<ColumnView> views_;
 };
 
+struct ScanUnit {
+  const Segment* segment;  // one of the two
+  const Chunk* chunk;
+};
+
+void AddStats(ScanStats& to, const ScanStats& s) {
+  to.segments_total += s.segments_total, to.segments_skipped += s.segments_skipped;
+  to.blocks_total += s.blocks_total, to.blocks_skipped += s.blocks_skipped;
+  to.rows_scanned += s.rows_scanned, to.rows_returned += s.rows_returned;
+}
+
+// Scans units on request.threads threads, each with its own Scanner (decoders, buffers), and
+// hands their batches to `sink` on the calling thread in unit order, so the output is the same as
+// a serial scan's (only batch boundaries differ: each unit's last batch may be short). At most
+// 2 × threads units are scanned ahead of the one being delivered.
+Result<ScanStats> ScanParallel(const TableDef& table, const ScanRequest& request, const std::vector<ScanUnit>& units, ScanStats stats,
+                               const std::function<bool(ColumnBatch&&)>& sink) {
+  struct Output {
+    std::vector<ColumnBatch> batches;
+    Status status = Status::Ok();
+    bool ready = false;
+  };
+  std::vector<Output> outs(units.size());
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t next = 0, delivered = 0;
+  bool stop = false;
+  const size_t window = 2 * static_cast<size_t>(request.threads);
+  auto work = [&] {
+    Output* current = nullptr;
+    std::function<bool(ColumnBatch&&)> collect = [&](ColumnBatch&& b) {
+      current->batches.push_back(std::move(b));
+      return true;
+    };
+    Scanner sc(table, request, collect);
+    Status init = sc.Init();
+    for (;;) {
+      size_t i;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return stop || next >= units.size() || next < delivered + window; });
+        if (stop || next >= units.size()) break;
+        i = next++;
+      }
+      current = &outs[i];
+      Status st = init;
+      if (st.ok() && units[i].segment) st = sc.ScanSegment(*units[i].segment);
+      else if (st.ok()) sc.ScanChunk(*units[i].chunk);
+      sc.Finish();
+      std::lock_guard<std::mutex> lock(mu);
+      outs[i].status = std::move(st);
+      outs[i].ready = true;
+      cv.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    AddStats(stats, sc.stats());
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < request.threads; ++t) threads.emplace_back(work);
+  Status result = Status::Ok();
+  for (size_t i = 0; i < units.size(); ++i) {
+    std::vector<ColumnBatch> batches;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return outs[i].ready; });
+      if (!outs[i].status.ok()) result = outs[i].status;
+      batches = std::move(outs[i].batches);
+    }
+    bool more = result.ok();
+    for (ColumnBatch& b : batches) {
+      if (!more) break;
+      more = sink(std::move(b));
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    delivered = i + 1;
+    if (!more) stop = true;
+    cv.notify_all();
+    if (stop) break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stop = true;
+    cv.notify_all();
+  }
+  for (std::thread& t : threads) t.join();
+  if (!result.ok()) return Err(result);
+  return stats;
+}
+
 }  // namespace
 
 Result<ScanStats> ColumnarStore::Scan(const ScanRequest& request, const std::function<bool(ColumnBatch&&)>& sink) {
@@ -860,15 +952,18 @@ Result<ScanStats> ColumnarStore::Scan(const ScanRequest& request, const std::fun
     }
   }
   scanner.CountSkippedSegments(pruned);
+  // The scan's units in output order: per partition, its segments, then its in-memory chunks.
+  std::vector<ScanUnit> units;
+  size_t segments = 0;
   for (const Snap& snap : snaps) {
-    for (const auto& seg : snap.segments) {
-      if (scanner.done()) break;
-      WARD_RETURN_IF_ERROR(scanner.ScanSegment(*seg));
-    }
-    for (const auto& chunk : snap.chunks) {
-      if (scanner.done()) break;
-      scanner.ScanChunk(*chunk);
-    }
+    for (const auto& seg : snap.segments) units.push_back({seg.get(), nullptr}), ++segments;
+    for (const auto& chunk : snap.chunks) units.push_back({nullptr, chunk.get()});
+  }
+  if (request.threads > 1 && !request.limit && segments > 1) return ScanParallel(*table, request, units, scanner.stats(), sink);
+  for (const ScanUnit& u : units) {
+    if (scanner.done()) break;
+    if (u.segment) WARD_RETURN_IF_ERROR(scanner.ScanSegment(*u.segment));
+    else scanner.ScanChunk(*u.chunk);
   }
   scanner.Finish();
   return scanner.stats();

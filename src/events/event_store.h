@@ -42,12 +42,22 @@ struct ColumnBatch {
 
 // Predicates the store can evaluate itself (the hunting engine pushes these down and evaluates the
 // rest). Comparisons are on the column's type; string ops follow KQL: kEquals is case-sensitive,
-// kEqualsCi/kHas/kContains are case-insensitive, kHas matches whole terms (see TermsOf).
+// kEqualsCi/kInCi/kHas/kContains are case-insensitive, kHas matches whole terms (see TermsOf).
+// kInCi is KQL `in~` (string columns): equal to one of the values, ignoring case. kMatches runs
+// the caller's `matcher` on each value of a string column (KQL `matches regex`; no values).
+class StringMatcher {
+ public:
+  virtual ~StringMatcher() = default;
+  // Called from several scan threads at once: must be thread-safe.
+  virtual bool Match(std::string_view value) const = 0;
+};
+
 struct Predicate {
-  enum class Op { kEquals, kEqualsCi, kIn, kHas, kHasAny, kContains, kStartsWith, kGreater, kGreaterEq, kLess, kLessEq, kNotEquals };
+  enum class Op { kEquals, kEqualsCi, kIn, kHas, kHasAny, kContains, kStartsWith, kGreater, kGreaterEq, kLess, kLessEq, kNotEquals, kInCi, kMatches };
   std::string column;
   Op op = Op::kEquals;
-  std::vector<CellValue> values;  // one value, or several for kIn / kHasAny
+  std::vector<CellValue> values;  // one value, or several for kIn / kInCi / kHasAny
+  std::shared_ptr<const StringMatcher> matcher = nullptr;  // kMatches only
 };
 
 struct ScanRequest {
@@ -59,6 +69,10 @@ struct ScanRequest {
   std::vector<Predicate> predicates;          // all must hold (AND)
   size_t batch_rows = 8192;
   std::optional<size_t> limit;                // stop after this many rows
+  // Segments are decoded on this many threads; `sink` is still called from the caller's thread,
+  // with rows in the same order as a single-threaded scan (batches may be shorter). Scans with a
+  // limit run on one thread.
+  int threads = 1;
 };
 
 struct ScanStats {

@@ -32,25 +32,30 @@ class CountAcc : public Accumulator {
 
 class DCountAcc : public Accumulator {
  public:
+  // One KeyIndex over (group, value) pairs rather than a hash set per group.
   void Add(const std::vector<const Column*>& a, const std::vector<uint32_t>& g, const uint8_t* mask, size_t groups) override {
-    sets_.resize(groups);
+    n_.resize(groups);
     std::string key;
     for (size_t i = 0; i < g.size(); ++i) {
       if (!Counted(mask, i) || IsNull(*a[0], i)) continue;
-      key.clear();
+      key.assign(reinterpret_cast<const char*>(&g[i]), sizeof g[i]);
       AppendKey(key, *a[0], i);
-      sets_[g[i]].insert(key);
+      bool fresh;
+      seen_.Insert(key, &fresh);
+      n_[g[i]] += fresh;
     }
   }
   void Finish(size_t groups, std::vector<Column>& out) override {
-    sets_.resize(groups);
+    n_.resize(groups);
     Column c = NewColumn(Type::kLong, groups);
-    for (auto& s : sets_) c.ints.push_back(static_cast<int64_t>(s.size())), c.nulls.push_back(0);
+    c.ints = n_;
+    c.nulls.assign(groups, 0);
     out.push_back(std::move(c));
   }
 
  private:
-  std::vector<std::unordered_set<std::string>> sets_;
+  KeyIndex seen_;
+  std::vector<int64_t> n_;
 };
 
 double Real(const Column& c, size_t i) { return RealRep(c.type) ? c.reals[At(c, i)] : static_cast<double>(c.ints[At(c, i)]); }

@@ -300,6 +300,7 @@ class Executor {
 
   Status PrepareScan(Plan& s) {
     s.request.tenant_id = opt_.tenant_id;
+    s.request.threads = std::max(1, opt_.threads);
     const events::TableDef* def = reg_.Find(s.table);
     if (!def) return Internal("unknown table " + s.table);
     // The lookback window: older rows are not visible.
@@ -462,15 +463,44 @@ class Executor {
       return true;
     }
     if (ct != events::ColumnType::kString) return false;
+    if (fn == "matches regex") return PushRegex(col->column, *val, req);
     static const std::map<std::string_view, Op> kStr = {{"==", Op::kEquals}, {"=~", Op::kEqualsCi}, {"has", Op::kHas}, {"contains", Op::kContains},
-                                                        {"startswith", Op::kStartsWith}, {"in", Op::kIn}, {"has_any", Op::kHasAny}};
+                                                        {"startswith", Op::kStartsWith}, {"in", Op::kIn}, {"in~", Op::kInCi},
+                                                        {"has_any", Op::kHasAny}};
     auto it = kStr.find(fn);
     if (it == kStr.end()) return false;
     std::vector<std::string> vals;
     if (!ConstStrings(c.args, 1, &vals) || vals.empty()) return false;
-    if ((it->second != Op::kIn && it->second != Op::kHasAny) && vals.size() != 1) return false;
+    if ((it->second != Op::kIn && it->second != Op::kInCi && it->second != Op::kHasAny) && vals.size() != 1) return false;
     events::Predicate p{col->column, it->second, {}};
     for (std::string& v : vals) p.values.emplace_back(std::move(v));
+    req.predicates.push_back(std::move(p));
+    return true;
+  }
+
+  // `matches regex` with a constant pattern, evaluated by the store on the stored bytes (no string
+  // is materialised for rows that fail). Not when the pattern matches "": a missing (null) string
+  // is "" to KQL but never matches in the store.
+  class RegexMatcher final : public events::StringMatcher {
+   public:
+    explicit RegexMatcher(const std::string& pattern) : re_(pattern, Options()) {}
+    bool ok() const { return re_.ok(); }
+    bool Match(std::string_view v) const override { return RE2::PartialMatch(re2::StringPiece(v.data(), v.size()), re_); }
+
+   private:
+    static RE2::Options Options() {
+      RE2::Options o;  // as functions.cc compiles `matches regex`
+      o.set_log_errors(false);
+      return o;
+    }
+    RE2 re_;
+  };
+  static bool PushRegex(const std::string& column, const BoundExpr& pattern, events::ScanRequest& req) {
+    if (pattern.type != Type::kString) return false;
+    auto m = std::make_shared<RegexMatcher>(pattern.value.s);
+    if (!m->ok() || m->Match("")) return false;
+    events::Predicate p{column, events::Predicate::Op::kMatches, {}};
+    p.matcher = std::move(m);
     req.predicates.push_back(std::move(p));
     return true;
   }
@@ -623,7 +653,21 @@ class Executor {
     }
     switch (p.kind) {
       case Plan::Kind::kSummarize: {
-        WARD_ASSIGN_OR_RETURN(Table in, RunPlan(*p.inputs[0]));
+        const Plan& in_plan = *p.inputs[0];
+        const Plan* scan = nullptr;
+        std::vector<const Plan*> chain;
+        if (CanStreamSummarize(p)) {
+          chain = StreamChain(in_plan, &scan);
+          if (chain.empty() && in_plan.kind == Plan::Kind::kScan && !Shared(&in_plan) && !in_plan.cache) scan = &in_plan;
+        }
+        if (scan) {
+          Grouper g(*this, p);
+          Consumer add = [&](Table&& t) { return g.Add(t); };
+          auto r = RunStream(*scan, chain, std::nullopt, &add);
+          if (!r) return Err(r.error());
+          return g.Finish(in_plan.schema);
+        }
+        WARD_ASSIGN_OR_RETURN(Table in, RunPlan(in_plan));
         return Summarize(p, in);
       }
       case Plan::Kind::kSort: {
@@ -652,7 +696,11 @@ class Executor {
   }
 
   // Scans with the per-batch operators applied on worker threads; stops after `stop_after` rows.
-  Result<Table> RunStream(const Plan& scan, const std::vector<const Plan*>& chain, std::optional<size_t> stop_after) {
+  // With `consume`, each processed batch goes to it instead of the result, one at a time and in
+  // scan order (whichever worker finds the next batch ready runs it), and an empty table is returned.
+  using Consumer = std::function<Status(Table&&)>;
+  Result<Table> RunStream(const Plan& scan, const std::vector<const Plan*>& chain, std::optional<size_t> stop_after,
+                          const Consumer* consume = nullptr) {
     const Schema& out_schema = chain.empty() ? scan.schema : chain.back()->schema;
     if (scan.scan_empty) return EmptyTable(out_schema);
     const int threads = std::max(1, opt_.threads);
@@ -664,6 +712,32 @@ class Executor {
     bool finished = false;
     std::atomic<bool> stop{false};
     std::atomic<size_t> produced{0};
+    std::mutex consume_mu;
+    size_t next_consume = 0;
+    // Runs the consumer over the batches that are next in order. A batch that lands while another
+    // thread drains may wait for the next drain (at the latest the final one below).
+    auto drain = [&] {
+      std::unique_lock<std::mutex> owner(consume_mu, std::try_to_lock);
+      if (!owner.owns_lock()) return;
+      for (;;) {
+        Table t;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          auto it = done.find(next_consume);
+          if (it == done.end() || stop) return;
+          t = std::move(it->second);
+          done.erase(it);
+          ++next_consume;
+        }
+        Status st = (*consume)(std::move(t));
+        if (!st.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (error.ok()) error = st;
+          stop = true;
+          return;
+        }
+      }
+    };
     auto process = [&](size_t seq, Table&& t) {
       Table cur = std::move(t);
       for (const Plan* op : chain) {
@@ -678,8 +752,11 @@ class Executor {
       }
       size_t total = produced.fetch_add(cur.rows) + cur.rows;
       if (stop_after && total >= *stop_after) stop = true;
-      std::lock_guard<std::mutex> lock(mu);
-      done.emplace(seq, std::move(cur));
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        done.emplace(seq, std::move(cur));
+      }
+      if (consume) drain();
     };
     std::vector<std::thread> workers;
     if (threads > 1) {
@@ -733,6 +810,7 @@ class Executor {
     }
     cv_work.notify_all();
     for (auto& w : workers) w.join();
+    if (consume && st) drain();
     if (!st) return Err(st.error());
     {
       std::lock_guard<std::mutex> lock(stats_mu_);
@@ -741,6 +819,7 @@ class Executor {
       stats_.segments_skipped += st->segments_skipped;
     }
     if (!error.ok()) return Err(error);
+    if (consume) return EmptyTable(out_schema);
     std::vector<Table> parts;
     for (auto& [s, t] : done) {
       if (t.rows > 0 || parts.empty()) parts.push_back(std::move(t));
@@ -878,79 +957,128 @@ class Executor {
 
   // ---- whole-table operators
 
-  // Group id per row from the key columns.
-  static size_t GroupRows(const std::vector<ColumnPtr>& keys, size_t rows, std::vector<uint32_t>* group, std::vector<uint32_t>* first) {
-    group->resize(rows);
-    if (keys.empty()) {
-      std::fill(group->begin(), group->end(), 0);
-      first->assign(1, 0);
-      return 1;
-    }
-    std::unordered_map<std::string, uint32_t> ids;
-    std::string key;
-    for (size_t i = 0; i < rows; ++i) {
-      key.clear();
-      for (const ColumnPtr& k : keys) AppendKey(key, *k, i);
-      auto [it, fresh] = ids.emplace(key, static_cast<uint32_t>(ids.size()));
-      if (fresh) first->push_back(static_cast<uint32_t>(i));
-      (*group)[i] = it->second;
-    }
-    return ids.size();
+  // Aggregates whose accumulator may be fed batch after batch and whose result does not depend on
+  // how rows were split (integer sums only: a real sum would vary in its last bits). The others
+  // (arg_max, any, min/max, make_*, percentile, ...) keep row references and get the whole input.
+  static bool StreamableAggregate(const AggSpec& a) {
+    static const std::set<std::string_view> kCounts = {"count", "countif", "dcount", "dcountif", "count_distinct"};
+    static const std::set<std::string_view> kSums = {"sum", "sumif", "avg", "avgif"};
+    if (kCounts.count(a.def->name)) return true;
+    return kSums.count(a.def->name) && !a.args.empty() && IntRep(a.args[0]->type);
   }
 
+  // summarize state: group ids by key (first appearance order, so output order does not depend on
+  // batch boundaries), the keys' values per group, one accumulator per aggregate.
+  class Grouper {
+   public:
+    Grouper(Executor& ex, const Plan& p) : ex_(ex), p_(p) {}
+
+    Status Add(const Table& in) {
+      std::vector<ColumnPtr> keys;
+      for (const auto& [n, e] : p_.keys) {
+        WARD_ASSIGN_OR_RETURN(ColumnPtr c, EvalExpr(*e, in, ex_.ctx_));
+        keys.push_back(Materialize(std::move(c), in.rows));
+      }
+      if (key_values_.empty()) {
+        for (const ColumnPtr& k : keys) key_values_.push_back(NewColumn(k->type));
+      }
+      group_.resize(in.rows);
+      if (keys.empty()) {
+        std::fill(group_.begin(), group_.end(), 0);
+      } else {
+        for (size_t i = 0; i < in.rows; ++i) {
+          key_.clear();
+          for (const ColumnPtr& k : keys) AppendKey(key_, *k, i);
+          bool fresh;
+          group_[i] = ids_.Insert(key_, &fresh);
+          if (fresh) {
+            for (size_t k = 0; k < keys.size(); ++k) AppendFrom(key_values_[k], *keys[k], i);
+          }
+        }
+      }
+      const size_t groups = keys.empty() ? 1 : ids_.size();
+      for (size_t ai = 0; ai < p_.aggs.size(); ++ai) {
+        const AggSpec& a = p_.aggs[ai];
+        std::vector<ColumnPtr> owned;
+        std::vector<const Column*> args;
+        std::vector<Type> types;
+        std::vector<uint8_t> mask;
+        for (size_t k = 0; k < a.args.size(); ++k) {
+          WARD_ASSIGN_OR_RETURN(ColumnPtr c, EvalExpr(*a.args[k], in, ex_.ctx_));
+          if (static_cast<int>(k) == a.def->predicate_arg) {
+            mask.resize(in.rows);
+            for (size_t i = 0; i < in.rows; ++i) mask[i] = Truthy(*c, i);
+            continue;
+          }
+          // Constant parameters (percentages, make_set limits) stay one entry; values are materialised.
+          bool param = k > 0 && a.args[k]->kind == BoundExpr::Kind::kConst && a.def->name != "arg_max" && a.def->name != "arg_min" &&
+                       a.def->name != "argmax" && a.def->name != "argmin" && a.def->name != "any" && a.def->name != "take_any";
+          if (!param) c = Materialize(std::move(c), in.rows);
+          types.push_back(c->type);
+          args.push_back(c.get());
+          owned.push_back(std::move(c));
+        }
+        if (args.empty()) {
+          owned.push_back(std::make_shared<const Column>(NullColumn(Type::kLong, in.rows)));
+          args.push_back(owned.back().get());
+        }
+        if (accs_.size() <= ai) accs_.push_back(a.def->make(types, a.types));
+        accs_[ai]->Add(args, group_, mask.empty() ? nullptr : mask.data(), groups);
+        // Accumulators that point into the batch (arg_max, any, ...) see one batch only.
+        if (!StreamableAggregate(a)) inputs_.push_back(std::move(owned));
+      }
+      return Status::Ok();
+    }
+
+    // No rows with keys gives no group; without keys, one group (count() of nothing is 0).
+    Result<Table> Finish(const Schema& input_schema) {
+      if (accs_.size() < p_.aggs.size()) WARD_RETURN_IF_ERROR(Add(EmptyTable(input_schema)));
+      const size_t groups = p_.keys.empty() ? 1 : ids_.size();
+      Table out;
+      out.rows = groups;
+      for (size_t k = 0; k < p_.keys.size(); ++k) {
+        out.Add(p_.keys[k].first, std::make_shared<const Column>(k < key_values_.size() ? std::move(key_values_[k]) : NewColumn(p_.keys[k].second->type)));
+      }
+      for (size_t ai = 0; ai < p_.aggs.size(); ++ai) {
+        const AggSpec& a = p_.aggs[ai];
+        std::vector<Column> res;
+        accs_[ai]->Finish(groups, res);
+        for (size_t k = 0; k < a.names.size() && k < res.size(); ++k) {
+          if (res[k].type != a.types[k]) {
+            Column conv = NewColumn(a.types[k], groups);
+            for (size_t i = 0; i < groups; ++i) AppendFrom(conv, res[k], i);
+            res[k] = std::move(conv);
+          }
+          out.Add(a.names[k], std::make_shared<const Column>(std::move(res[k])));
+        }
+      }
+      return out;
+    }
+
+   private:
+    Executor& ex_;
+    const Plan& p_;
+    KeyIndex ids_;
+    std::string key_;
+    std::vector<uint32_t> group_;
+    std::vector<Column> key_values_;
+    std::vector<std::unique_ptr<Accumulator>> accs_;
+    std::vector<std::vector<ColumnPtr>> inputs_;  // kept alive for accumulators that reference rows
+  };
+
   Result<Table> Summarize(const Plan& p, const Table& in) {
-    std::vector<ColumnPtr> keys;
-    for (const auto& [n, e] : p.keys) {
-      WARD_ASSIGN_OR_RETURN(ColumnPtr c, EvalExpr(*e, in, ctx_));
-      keys.push_back(Materialize(std::move(c), in.rows));
-    }
-    std::vector<uint32_t> group, first;
-    size_t groups = GroupRows(keys, in.rows, &group, &first);
-    if (!p.keys.empty() && in.rows == 0) groups = 0;
-    Table out;
-    out.rows = groups;
-    for (size_t k = 0; k < keys.size(); ++k) {
-      std::vector<uint32_t> idx(first.begin(), first.begin() + static_cast<long>(groups));
-      out.Add(p.keys[k].first, std::make_shared<const Column>(Gather(*keys[k], idx)));
-    }
+    Grouper g(*this, p);
+    WARD_RETURN_IF_ERROR(g.Add(in));
+    return g.Finish(p.inputs[0]->schema);
+  }
+
+  // summarize straight over a scan (and per-batch operators): batches are aggregated as they
+  // arrive, in scan order, instead of concatenating the whole input first.
+  bool CanStreamSummarize(const Plan& p) {
     for (const AggSpec& a : p.aggs) {
-      std::vector<ColumnPtr> owned;
-      std::vector<const Column*> args;
-      std::vector<Type> types;
-      std::vector<uint8_t> mask;
-      for (size_t k = 0; k < a.args.size(); ++k) {
-        WARD_ASSIGN_OR_RETURN(ColumnPtr c, EvalExpr(*a.args[k], in, ctx_));
-        if (static_cast<int>(k) == a.def->predicate_arg) {
-          mask.resize(in.rows);
-          for (size_t i = 0; i < in.rows; ++i) mask[i] = Truthy(*c, i);
-          continue;
-        }
-        // Constant parameters (percentages, make_set limits) stay one entry; values are materialised.
-        bool param = k > 0 && a.args[k]->kind == BoundExpr::Kind::kConst && a.def->name != "arg_max" && a.def->name != "arg_min" &&
-                     a.def->name != "argmax" && a.def->name != "argmin" && a.def->name != "any" && a.def->name != "take_any";
-        if (!param) c = Materialize(std::move(c), in.rows);
-        types.push_back(c->type);
-        args.push_back(c.get());
-        owned.push_back(std::move(c));
-      }
-      if (args.empty()) {
-        owned.push_back(std::make_shared<const Column>(NullColumn(Type::kLong, in.rows)));
-        args.push_back(owned.back().get());
-      }
-      auto acc = a.def->make(types, a.types);
-      acc->Add(args, group, mask.empty() ? nullptr : mask.data(), groups);
-      std::vector<Column> res;
-      acc->Finish(groups, res);
-      for (size_t k = 0; k < a.names.size() && k < res.size(); ++k) {
-        if (res[k].type != a.types[k]) {
-          Column conv = NewColumn(a.types[k], groups);
-          for (size_t i = 0; i < groups; ++i) AppendFrom(conv, res[k], i);
-          res[k] = std::move(conv);
-        }
-        out.Add(a.names[k], std::make_shared<const Column>(std::move(res[k])));
-      }
+      if (!StreamableAggregate(a)) return false;
     }
-    return out;
+    return true;
   }
 
   static int SortCmp(const Column& c, size_t i, size_t j) {
@@ -1012,19 +1140,29 @@ class Executor {
     WARD_ASSIGN_OR_RETURN(auto rk, KeyColumns(right, p.right_keys));
     // Numeric keys of different widths compare by value: AppendKey encodes them alike.
     const JoinKind kind = p.join_kind;
-    std::unordered_map<std::string, std::vector<uint32_t>> rindex;
+    // Right rows by key: per key id the rows in ascending order, as linked lists over row numbers.
+    KeyIndex rindex;
+    std::vector<int64_t> head, tail, next(right.rows, -1);
     std::string key;
     for (size_t i = 0; i < right.rows; ++i) {
-      if (RowKey(rk, i, &key)) rindex[key].push_back(static_cast<uint32_t>(i));
+      if (!RowKey(rk, i, &key)) continue;
+      bool fresh;
+      const uint32_t id = rindex.Insert(key, &fresh);
+      if (fresh) head.push_back(static_cast<int64_t>(i)), tail.push_back(static_cast<int64_t>(i));
+      else next[static_cast<size_t>(tail[id])] = static_cast<int64_t>(i), tail[id] = static_cast<int64_t>(i);
     }
+    auto rows_of = [&](int64_t id, auto f) {
+      for (int64_t r = head[static_cast<size_t>(id)]; r >= 0; r = next[static_cast<size_t>(r)]) f(static_cast<uint32_t>(r));
+    };
     std::vector<int64_t> lrows, rrows;  // -1 = no row on that side
     std::vector<uint8_t> rmatched(right.rows, 0);
-    std::unordered_set<std::string> seen_left;
+    KeyIndex seen_left;
     for (size_t i = 0; i < left.rows; ++i) {
       bool has_key = RowKey(lk, i, &key);
-      if (kind == JoinKind::kInnerUnique && has_key && !seen_left.insert(key).second) continue;  // one left row per key
-      auto it = has_key ? rindex.find(key) : rindex.end();
-      const bool match = it != rindex.end();
+      bool fresh = true;
+      if (kind == JoinKind::kInnerUnique && has_key && (seen_left.Insert(key, &fresh), !fresh)) continue;  // one left row per key
+      const int64_t id = has_key ? rindex.Find(key) : -1;
+      const bool match = id >= 0;
       switch (kind) {
         case JoinKind::kLeftSemi:
           if (match) lrows.push_back(static_cast<int64_t>(i)), rrows.push_back(-1);
@@ -1034,16 +1172,14 @@ class Executor {
           break;
         case JoinKind::kRightSemi:
         case JoinKind::kRightAnti:
-          if (match) {
-            for (uint32_t r : it->second) rmatched[r] = 1;
-          }
+          if (match) rows_of(id, [&](uint32_t r) { rmatched[r] = 1; });
           break;
         default:
           if (match) {
-            for (uint32_t r : it->second) {
+            rows_of(id, [&](uint32_t r) {
               lrows.push_back(static_cast<int64_t>(i)), rrows.push_back(r);
               rmatched[r] = 1;
-            }
+            });
           } else if (kind == JoinKind::kLeftOuter || kind == JoinKind::kFullOuter) {
             lrows.push_back(static_cast<int64_t>(i)), rrows.push_back(-1);
           }

@@ -261,6 +261,50 @@ void AppendKey(std::string& key, const Column& c, size_t i) {
   key += s;
 }
 
+uint32_t KeyIndex::Insert(std::string_view key, bool* fresh) {
+  if ((hashes_.size() + 1) * 2 > slots_.size()) Grow();
+  const uint64_t h = std::hash<std::string_view>{}(key);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const uint32_t s = slots_[i];
+    if (s == 0) {
+      const uint32_t id = static_cast<uint32_t>(hashes_.size());
+      slots_[i] = id + 1;
+      hashes_.push_back(h);
+      bytes_.append(key);
+      starts_.push_back(bytes_.size());
+      *fresh = true;
+      return id;
+    }
+    if (hashes_[s - 1] == h && KeyOf(s - 1) == key) {
+      *fresh = false;
+      return s - 1;
+    }
+  }
+}
+
+int64_t KeyIndex::Find(std::string_view key) const {
+  if (slots_.empty()) return -1;
+  const uint64_t h = std::hash<std::string_view>{}(key);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const uint32_t s = slots_[i];
+    if (s == 0) return -1;
+    if (hashes_[s - 1] == h && KeyOf(s - 1) == key) return s - 1;
+  }
+}
+
+void KeyIndex::Grow() {
+  std::vector<uint32_t> slots(std::max<size_t>(16, slots_.size() * 2), 0);
+  const size_t mask = slots.size() - 1;
+  for (uint32_t id = 0; id < hashes_.size(); ++id) {
+    size_t i = hashes_[id] & mask;
+    while (slots[i] != 0) i = (i + 1) & mask;
+    slots[i] = id + 1;
+  }
+  slots_.swap(slots);
+}
+
 namespace {
 
 bool ParseLong(std::string_view s, int64_t* v) {

@@ -63,6 +63,26 @@ void AppendUtf8(std::string& out, uint32_t cp);
 // nulls get their own encoding. Numbers compare by value (1 == 1.0).
 void AppendKey(std::string& key, const Column& c, size_t i);
 
+// Dense ids for distinct keys (AppendKey encodings): open addressing over one arena of key bytes,
+// so a lookup is a hash, a short probe and one memcmp, and there is no allocation per key (a
+// node-based map spends most of a group-by in pointer chasing and malloc). Not thread-safe.
+class KeyIndex {
+ public:
+  // The id of `key` (0, 1, 2 … in order of first appearance); *fresh tells whether it was added.
+  uint32_t Insert(std::string_view key, bool* fresh);
+  // The id of `key`, or -1 when absent.
+  int64_t Find(std::string_view key) const;
+  size_t size() const { return hashes_.size(); }
+
+ private:
+  std::string_view KeyOf(uint32_t id) const { return std::string_view(bytes_).substr(starts_[id], starts_[id + 1] - starts_[id]); }
+  void Grow();
+  std::vector<uint32_t> slots_;   // id + 1; 0 = empty; size is a power of two
+  std::vector<uint64_t> hashes_;  // per id
+  std::vector<size_t> starts_{0};  // per id + 1: offsets into bytes_
+  std::string bytes_;
+};
+
 // Converts a cell to another type (to* functions, typed outputs); null when not convertible.
 Scalar ConvertCell(const Column& c, size_t i, Type to);
 

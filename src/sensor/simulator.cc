@@ -176,6 +176,7 @@ struct SimDevice::Impl {
   int systemd = 1, sshd = 0, cron = 0, rsyslog = 0, daemon = 0, worker = 0;
   std::vector<int> sessions;  // bash pids of logged-on users
   int64_t listen_port = 0;
+  uint64_t unique_counter = 0;
 
   FileHashes HashesFor(const std::string& path) {
     auto it = hashes.find(path);
@@ -304,6 +305,13 @@ struct SimDevice::Impl {
     return "10.20." + std::to_string(h % 8) + "." + std::to_string(10 + h % 200);
   }
   int EphemeralPort(std::mt19937_64& rng) const { return 32768 + static_cast<int>(rng() % 28000); }
+  // A fresh hex id of `bytes` bytes (container ids, temp names): random-looking but a function of
+  // the device and a counter, so a seeded simulation is reproducible and the rng sequence unchanged.
+  std::string Unique(size_t bytes) {
+    std::string h = HexEncode(Sha256(host_id + "/" + std::to_string(unique_counter++)));
+    while (h.size() < 2 * bytes) h += HexEncode(Sha256(h));
+    return h.substr(0, 2 * bytes);
+  }
 
   const ProcessInfo& SessionShell(std::mt19937_64& rng, int64_t now, std::vector<json::Value>& out) {
     if (sessions.empty() || (sessions.size() < 3 && rng() % 40 == 0)) OpenSession(rng, now, Pick(rng, kAdmins), AdminIp(rng), out);
@@ -366,7 +374,7 @@ struct SimDevice::Impl {
         cmd = c.cmdline;
       } else if (role == "k8s" || role == "dev") {
         path = "/usr/bin/containerd-shim-runc-v2";
-        cmd = "/usr/bin/containerd-shim-runc-v2 -namespace k8s.io -id " + HexEncode(RandomBytes(32)) + " -address /run/containerd/containerd.sock";
+        cmd = "/usr/bin/containerd-shim-runc-v2 -namespace k8s.io -id " + Unique(32) + " -address /run/containerd/containerd.sock";
       } else if (role == "mail") {
         path = "/usr/lib/postfix/sbin/smtpd";
         cmd = "smtpd -n smtp -t inet -u -c -o stress= -s 2";
@@ -417,7 +425,7 @@ struct SimDevice::Impl {
       out.push_back(FileEvent(live[worker], "FileModified", path, false, "", now));
     } else if (kind < 6) {
       const ProcessInfo* p = transient.empty() ? &live[daemon] : Find(transient.back());
-      std::string path = "/tmp/tmp" + HexEncode(RandomBytes(4));
+      std::string path = "/tmp/tmp" + Unique(4);
       out.push_back(FileEvent(*p, "FileCreated", path, true, "", now));
       if (rng() % 2) out.push_back(FileEvent(*p, "FileDeleted", path, false, "", now + 5 * kSecond / 10));
     } else if (kind < 7) {
@@ -546,7 +554,7 @@ struct SimDevice::Impl {
   }
 };
 
-SimDevice::SimDevice(int index, uint64_t seed) : impl_(std::make_unique<Impl>()) {
+SimDevice::SimDevice(int index, uint64_t seed, int64_t now_ticks) : impl_(std::make_unique<Impl>()) {
   Impl& d = *impl_;
   std::mt19937_64 rng(seed * 1'000'003 + static_cast<uint64_t>(index));
   d.index = index;
@@ -568,7 +576,7 @@ SimDevice::SimDevice(int index, uint64_t seed) : impl_(std::make_unique<Impl>())
   d.mac = mac;
   d.tags = {d.env, d.role, "linux"};
   if (d.role == "web" || d.role == "mail") d.tags.push_back("internet-facing");
-  int64_t now = NowTicks();
+  int64_t now = now_ticks != 0 ? now_ticks : NowTicks();
   d.boot = now - static_cast<int64_t>(3600 + rng() % (40 * 86400)) * kSecond;
   d.next_pid = 2000 + static_cast<int64_t>(rng() % 50000);
 

@@ -30,7 +30,9 @@ struct SimulateOptions {
 // One virtual device and its activity model (exposed for tests).
 class SimDevice {
  public:
-  SimDevice(int index, uint64_t seed);
+  // `now_ticks` anchors the device's boot time (0 = the clock); with a fixed value and seed the
+  // device's activity is fully reproducible.
+  SimDevice(int index, uint64_t seed, int64_t now_ticks = 0);
   ~SimDevice();
   SimDevice(SimDevice&&) noexcept;
   SimDevice& operator=(SimDevice&&) noexcept;

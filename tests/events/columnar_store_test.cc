@@ -204,7 +204,7 @@ bool RefMatch(const Predicate& p, const CellValue& v) {
       switch (p.op) {
         case Op::kEquals: case Op::kIn: return s == o;
         case Op::kNotEquals: return s != o;
-        case Op::kEqualsCi: return Lo(s) == Lo(o);
+        case Op::kEqualsCi: case Op::kInCi: return Lo(s) == Lo(o);
         case Op::kHas: case Op::kHasAny: return RefHas(s, o);
         case Op::kContains: return Lo(s).find(Lo(o)) != std::string::npos;
         case Op::kStartsWith: return Lo(s).rfind(Lo(o), 0) == 0;
@@ -212,6 +212,7 @@ bool RefMatch(const Predicate& p, const CellValue& v) {
         case Op::kGreaterEq: return s >= o;
         case Op::kLess: return s < o;
         case Op::kLessEq: return s <= o;
+        case Op::kMatches: return false;  // not generated here
       }
       return false;
     }
@@ -879,10 +880,10 @@ Predicate RandomPredicate(std::mt19937_64& rng, const Rows& data) {
   };
   std::vector<Op> ops = {Op::kEquals, Op::kNotEquals, Op::kIn, Op::kGreater, Op::kGreaterEq, Op::kLess, Op::kLessEq};
   if (is_string) {
-    for (Op o : {Op::kEqualsCi, Op::kHas, Op::kHasAny, Op::kContains, Op::kStartsWith, Op::kHas, Op::kHas}) ops.push_back(o);
+    for (Op o : {Op::kEqualsCi, Op::kInCi, Op::kHas, Op::kHasAny, Op::kContains, Op::kStartsWith, Op::kHas, Op::kHas}) ops.push_back(o);
   }
   p.op = ops[rng() % ops.size()];
-  int n = (p.op == Op::kIn || p.op == Op::kHasAny) ? 1 + static_cast<int>(rng() % 12) : 1;
+  int n = (p.op == Op::kIn || p.op == Op::kInCi || p.op == Op::kHasAny) ? 1 + static_cast<int>(rng() % 12) : 1;
   for (int i = 0; i < n; ++i) p.values.push_back(operand());
   return p;
 }

