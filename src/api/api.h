@@ -12,6 +12,7 @@
 
 #include "api/odata.h"
 #include "api/rate_limiter.h"
+#include "api/running_queries.h"
 #include "common/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -43,6 +44,8 @@ struct Services {
   events::EventLog* event_log = nullptr;      // server-made rows (alerts) are appended here
   detect::SigmaDetector* sigma = nullptr;     // live Sigma rules (/api/detectionrules); null when not wired
   kql::QueryOptions hunting;                  // hunting limits (config.json "hunting")
+  // Hunting queries in flight (list/cancel). Shared by the copies of Services the Api makes.
+  std::shared_ptr<RunningQueries> running_queries = std::make_shared<RunningQueries>();
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };
