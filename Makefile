@@ -5,7 +5,7 @@ LISTEN ?= 127.0.0.1:8443
 JOBS ?= 2
 PYTHON ?= /usr/bin/python3
 
-.PHONY: deps configure build run test unit e2e bench clean
+.PHONY: deps configure build run test unit e2e fuzz bench clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -25,7 +25,11 @@ unit: build
 e2e: build
 	@WARD_BIN=$(abspath $(BUILD_DIR))/ward $(PYTHON) -m pytest -q tests/e2e
 
-test: unit e2e
+# The KQL front-end fuzzer (clang, ASan/UBSan, its own build in $(BUILD_DIR)/fuzz), FUZZ_SECONDS long.
+fuzz: deps
+	@JOBS=$(JOBS) bash scripts/fuzz.sh $(BUILD_DIR)
+
+test: unit e2e fuzz
 
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)

@@ -8,6 +8,7 @@ PKGS=(
   libsimdjson-dev rapidjson-dev libre2-dev libyaml-cpp-dev libhyperscan-dev
   libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-16 libclang-rt-16-dev
   python3 python3-pytest python3-requests python3-msal python3-cryptography zstd
   wrk openssl curl
 )

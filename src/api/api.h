@@ -12,6 +12,7 @@
 
 #include "api/odata.h"
 #include "api/rate_limiter.h"
+#include "api/running_queries.h"
 #include "common/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -47,6 +48,8 @@ struct Services {
   detect::CustomDetections* custom_detections = nullptr;  // scheduled KQL rules; woken when one is saved
   detect::AlertWriter* alert_writer = nullptr;  // the one writer of alerts (CreateAlertByReference)
   kql::QueryOptions hunting;                  // hunting limits (config.json "hunting")
+  // Hunting queries in flight (list/cancel). Shared by the copies of Services the Api makes.
+  std::shared_ptr<RunningQueries> running_queries = std::make_shared<RunningQueries>();
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };

@@ -25,6 +25,7 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <openssl/ssl.h>
+#include <poll.h>
 
 #include <array>
 #include <charconv>
@@ -426,6 +427,15 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     const auto& msg = parser_->get();
     close_after_ = !parser_->keep_alive();
     keep_alive_http10_ = !close_after_ && msg.version() < 11;
+    const int fd = static_cast<int>(stream_.lowest_layer().native_handle());
+    req_.peer_closed = [fd] {
+      pollfd p{fd, POLLRDHUP, 0};
+      return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    };
+    struct ClearProbe {
+      Request& r;
+      ~ClearProbe() { r.peer_closed = nullptr; }
+    } clear_probe{req_};
     try {
       shared_.handler(req_, res_);
     } catch (const std::exception&) {

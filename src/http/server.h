@@ -47,6 +47,10 @@ struct Request {
   std::string remote_address;  // peer IP as text
   bool secure = false;         // arrived over TLS
   std::string request_id;      // generated per request (UUID); echoed in x-request-id
+  // Set by the server while the handler runs (empty otherwise): true once the client has closed or
+  // reset its end of the connection (a half-close counts as gone). One poll(2) per call; callable
+  // from any thread, but only until the handler returns.
+  std::function<bool()> peer_closed;
 
   // Filled by Router::Dispatch.
   std::string route;  // the matched pattern, e.g. "/api/machines/{id}", for metrics

@@ -23,19 +23,21 @@ struct Member;
 
 class Value {
  public:
+  // Constructors are defined below `Member`: clang instantiates the constexpr std::vector<Member>
+  // destructor they need where they are defined, and Member must be complete there.
   Value() = default;  // null
-  Value(std::nullptr_t) {}
-  Value(bool b) : type_(Type::kBool), bool_(b) {}
-  Value(int v) : type_(Type::kInt), int_(v) {}
-  Value(int64_t v) : type_(Type::kInt), int_(v) {}
-  Value(uint32_t v) : type_(Type::kInt), int_(v) {}
-  Value(double v) : type_(Type::kDouble), double_(v) {}
-  Value(const char* s) : type_(Type::kString), string_(s) {}
-  Value(std::string s) : type_(Type::kString), string_(std::move(s)) {}
-  Value(std::string_view s) : type_(Type::kString), string_(s) {}
+  Value(std::nullptr_t);
+  Value(bool b);
+  Value(int v);
+  Value(int64_t v);
+  Value(uint32_t v);
+  Value(double v);
+  Value(const char* s);
+  Value(std::string s);
+  Value(std::string_view s);
 
-  static Value Array() { Value v; v.type_ = Type::kArray; return v; }
-  static Value Object() { Value v; v.type_ = Type::kObject; return v; }
+  static Value Array();
+  static Value Object();
 
   // Parses one JSON document. Rejects invalid UTF-8, trailing garbage, nesting deeper than
   // max_depth and duplicate object keys. Errors are InvalidArgument with a short reason.
@@ -95,6 +97,18 @@ struct Member {
   std::string key;
   Value value;
 };
+
+inline Value::Value(std::nullptr_t) {}
+inline Value::Value(bool b) : type_(Type::kBool), bool_(b) {}
+inline Value::Value(int v) : type_(Type::kInt), int_(v) {}
+inline Value::Value(int64_t v) : type_(Type::kInt), int_(v) {}
+inline Value::Value(uint32_t v) : type_(Type::kInt), int_(v) {}
+inline Value::Value(double v) : type_(Type::kDouble), double_(v) {}
+inline Value::Value(const char* s) : type_(Type::kString), string_(s) {}
+inline Value::Value(std::string s) : type_(Type::kString), string_(std::move(s)) {}
+inline Value::Value(std::string_view s) : type_(Type::kString), string_(s) {}
+inline Value Value::Array() { Value v; v.type_ = Type::kArray; return v; }
+inline Value Value::Object() { Value v; v.type_ = Type::kObject; return v; }
 
 
 // Reads flat JSON objects without building a DOM (telemetry ingest's hot path): one document that is

@@ -43,7 +43,9 @@ struct Symbol {
   BExpr scalar;
   PlanPtr plan;
   NodePtr lambda;
-  std::shared_ptr<struct Scope> closure;
+  // The scope the lambda was defined in. Weak: the symbol is stored in that very scope, so a
+  // shared_ptr would be a cycle (every `let f = (...) {...}` leaked its scopes and AST).
+  std::weak_ptr<struct Scope> closure;
 };
 
 struct Scope {
@@ -256,7 +258,7 @@ class Binder {
         const Symbol* s = scope->Find(n->name);
         if (s && s->kind == Symbol::Kind::kLambda) {
           const Node& lam = *s->lambda;
-          return !lam.args.empty() && IsTabularNode(lam.args.back(), s->closure);
+          return !lam.args.empty() && IsTabularNode(lam.args.back(), s->closure.lock());
         }
         return false;
       }
@@ -288,7 +290,7 @@ class Binder {
     } restore{lambda_depth_};
     const Node& lam = *sym.lambda;
     auto scope = std::make_shared<Scope>();
-    scope->parent = sym.closure;
+    scope->parent = sym.closure.lock();
     size_t argi = 0;
     const size_t nparams = lam.names.size();
     size_t given = call.args.size() + (invoke_input ? 1 : 0);
@@ -316,7 +318,7 @@ class Binder {
         ps.kind = Symbol::Kind::kTabular;
         WARD_ASSIGN_OR_RETURN(ps.plan, BindTabular(arg, caller));
       } else {
-        const ScopePtr& arg_scope = given_here ? caller : sym.closure;
+        const ScopePtr& arg_scope = given_here ? caller : sym.closure.lock();
         WARD_ASSIGN_OR_RETURN(BExpr e, BindScalar(arg, row, arg_scope));
         // Declared parameter types convert their argument (f(x:string) called with a long).
         if (auto t = ParseTypeName(lam.types[p]); t && *t != e->type && *t != Type::kDynamic && e->type != Type::kDynamic) {

@@ -231,6 +231,8 @@ class Executor {
 
  private:
   // ---- limits
+  // Whole-table loops (join, summarize) look at the limits every kCheckEvery rows; scans per batch.
+  static constexpr size_t kCheckEvery = 4096;
   Status CheckLimits() {
     if (opt_.cancel && opt_.cancel->load(std::memory_order_relaxed)) return Unavailable(kCancelledMessage);
     if (std::chrono::steady_clock::now() - start_ > opt_.timeout) return ResourceExhausted(kTimeoutMessage);
@@ -649,7 +651,9 @@ class Executor {
       auto chain = p.whole_input ? std::vector<const Plan*>{} : StreamChain(p, &scan);
       if (!chain.empty()) return RunStream(*scan, chain, std::nullopt);
       WARD_ASSIGN_OR_RETURN(Table in, RunPlan(*p.inputs[0]));
-      return Apply(p, std::move(in));
+      // Window functions see the whole ordered input at once (prev/next across slice edges).
+      if (p.whole_input) return Apply(p, std::move(in));
+      return ApplySliced(p, std::move(in));
     }
     switch (p.kind) {
       case Plan::Kind::kSummarize: {
@@ -832,6 +836,25 @@ class Executor {
 
   // ---- per-batch operators
 
+  // A per-batch operator over a whole table (range, datatable, a join's output): slice by slice, as
+  // a scan would feed it, so that memory stays bounded by the slice and cancellation and the
+  // timeout are seen between slices instead of after the whole table.
+  static constexpr size_t kSliceRows = 1 << 16;
+  Result<Table> ApplySliced(const Plan& p, Table in) {
+    if (in.rows <= kSliceRows) return Apply(p, std::move(in));
+    std::vector<Table> parts;
+    std::vector<uint32_t> idx;
+    for (size_t begin = 0; begin < in.rows; begin += kSliceRows) {
+      WARD_RETURN_IF_ERROR(CheckLimits());
+      const size_t end = std::min(in.rows, begin + kSliceRows);
+      idx.resize(end - begin);
+      for (size_t i = begin; i < end; ++i) idx[i - begin] = static_cast<uint32_t>(i);
+      WARD_ASSIGN_OR_RETURN(Table part, Apply(p, GatherTable(in, idx)));
+      if (part.rows > 0 || parts.empty()) parts.push_back(std::move(part));
+    }
+    return Concat(parts, &p.schema);
+  }
+
   Result<Table> Apply(const Plan& p, Table in) {
     switch (p.kind) {
       case Plan::Kind::kFilter: {
@@ -987,6 +1010,7 @@ class Executor {
         std::fill(group_.begin(), group_.end(), 0);
       } else {
         for (size_t i = 0; i < in.rows; ++i) {
+          if (i % kCheckEvery == 0) WARD_RETURN_IF_ERROR(ex_.CheckLimits());
           key_.clear();
           for (const ColumnPtr& k : keys) AppendKey(key_, *k, i);
           bool fresh;
@@ -998,6 +1022,7 @@ class Executor {
       }
       const size_t groups = keys.empty() ? 1 : ids_.size();
       for (size_t ai = 0; ai < p_.aggs.size(); ++ai) {
+        WARD_RETURN_IF_ERROR(ex_.CheckLimits());
         const AggSpec& a = p_.aggs[ai];
         std::vector<ColumnPtr> owned;
         std::vector<const Column*> args;
@@ -1145,6 +1170,7 @@ class Executor {
     std::vector<int64_t> head, tail, next(right.rows, -1);
     std::string key;
     for (size_t i = 0; i < right.rows; ++i) {
+      if (i % kCheckEvery == 0) WARD_RETURN_IF_ERROR(CheckLimits());
       if (!RowKey(rk, i, &key)) continue;
       bool fresh;
       const uint32_t id = rindex.Insert(key, &fresh);
@@ -1157,7 +1183,12 @@ class Executor {
     std::vector<int64_t> lrows, rrows;  // -1 = no row on that side
     std::vector<uint8_t> rmatched(right.rows, 0);
     KeyIndex seen_left;
+    size_t next_check = kCheckEvery;
     for (size_t i = 0; i < left.rows; ++i) {
+      if (i % kCheckEvery == 0 || lrows.size() >= next_check) {
+        WARD_RETURN_IF_ERROR(CheckLimits());
+        next_check = lrows.size() + kCheckEvery;
+      }
       bool has_key = RowKey(lk, i, &key);
       bool fresh = true;
       if (kind == JoinKind::kInnerUnique && has_key && (seen_left.Insert(key, &fresh), !fresh)) continue;  // one left row per key
@@ -1193,7 +1224,7 @@ class Executor {
     }
     Table out;
     out.rows = lrows.size();
-    auto side = [&](const Table& t, const std::vector<int64_t>& rows, const Schema& s, const std::vector<std::string>* rename) {
+    auto side = [&](const Table& t, const std::vector<int64_t>& rows, const Schema& s, const std::vector<std::string>* rename) -> Status {
       for (size_t k = 0; k < s.names.size(); ++k) {
         std::string name = rename ? (*rename)[k] : s.names[k];
         if (name.empty()) continue;
@@ -1203,13 +1234,15 @@ class Executor {
           if (r < 0 || ci < 0) AppendNull(c);
           else AppendFrom(c, *t.cols[ci], static_cast<size_t>(r));
         }
+        if (Status st = CheckLimits(); !st.ok()) return st;
         out.Add(name, std::make_shared<const Column>(std::move(c)));
       }
+      return Status::Ok();
     };
     const bool left_cols = kind != JoinKind::kRightSemi && kind != JoinKind::kRightAnti;
     const bool right_cols = kind != JoinKind::kLeftSemi && kind != JoinKind::kLeftAnti;
-    if (left_cols) side(left, lrows, p.inputs[0]->schema, nullptr);
-    if (right_cols) side(right, rrows, p.inputs[1]->schema, &p.right_names);
+    if (left_cols) WARD_RETURN_IF_ERROR(side(left, lrows, p.inputs[0]->schema, nullptr));
+    if (right_cols) WARD_RETURN_IF_ERROR(side(right, rrows, p.inputs[1]->schema, &p.right_names));
     // Open (bag_unpack) inputs: columns beyond the bound schema pass through by name.
     if (left_cols && p.inputs[0]->schema.open) {
       for (size_t k = 0; k < left.names.size(); ++k) {

@@ -1,5 +1,6 @@
 #include "kql/lexer.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 
@@ -168,8 +169,12 @@ class Lexer {
       size_t hb = p_;
       while (p_ < s_.size() && std::isxdigit(static_cast<unsigned char>(s_[p_]))) ++p_;
       if (p_ == hb) return Error(b, "Invalid hexadecimal literal");
+      // from_chars, not stoull: more than 64 bits is an error value here, not an exception.
+      unsigned long long v = 0;
+      auto [end, ec] = std::from_chars(s_.data() + hb, s_.data() + p_, v, 16);
+      if (ec != std::errc() || end != s_.data() + p_) return Error(b, "Hexadecimal literal '" + std::string(s_.substr(b, p_ - b)) + "' is out of range");
       t.kind = TokenKind::kLong;
-      t.i = static_cast<int64_t>(std::stoull(std::string(s_.substr(hb, p_ - hb)), nullptr, 16));
+      t.i = static_cast<int64_t>(v);  // 0x8000000000000000 and up are negative longs, as in Kusto
       return true;
     }
     while (p_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[p_]))) ++p_;
@@ -194,7 +199,10 @@ class Lexer {
       int64_t unit = TimespanUnitTicks(s_.substr(ub, p_ - ub));
       if (unit < 0) return Error(b, "Invalid literal '" + std::string(s_.substr(b, p_ - b)) + "'");
       t.kind = TokenKind::kTimespan;
-      t.i = static_cast<int64_t>(std::llround(std::strtod(num.c_str(), nullptr) * static_cast<double>(unit)));
+      // llround of a value outside int64 is unspecified (glibc gives INT64_MIN): refuse it instead.
+      const double ticks = std::strtod(num.c_str(), nullptr) * static_cast<double>(unit);
+      if (!(ticks < 9.2e18)) return Error(b, "Timespan literal '" + std::string(s_.substr(b, p_ - b)) + "' is out of range");
+      t.i = static_cast<int64_t>(std::llround(ticks));
       return true;
     }
     if (real) {

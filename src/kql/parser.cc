@@ -765,7 +765,7 @@ class Parser {
         auto lit = std::make_shared<Node>(*e);
         lit->pos = t.pos;
         if (lit->literal.type == Type::kReal) lit->literal.r = -lit->literal.r, *out = lit;
-        else if (lit->literal.type == Type::kLong || lit->literal.type == Type::kTimespan || lit->literal.type == Type::kInt) lit->literal.i = -lit->literal.i, *out = lit;
+        else if (lit->literal.type == Type::kLong || lit->literal.type == Type::kTimespan || lit->literal.type == Type::kInt) lit->literal.i = static_cast<int64_t>(0ull - static_cast<uint64_t>(lit->literal.i)), *out = lit;  // wraps at INT64_MIN
         else n->args.push_back(e), *out = n;
         return true;
       }

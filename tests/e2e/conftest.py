@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 
 import pytest
 import requests
@@ -130,3 +131,13 @@ def assert_mde_error(resp, status, code):
     assert body["error"]["code"] == code, body
     assert body["error"]["message"]
     assert body["error"]["target"] == resp.headers["x-request-id"]
+
+
+def new_app_token(ward, admin_token, permissions, prefix="app"):
+    """Registers an application with these application permissions and returns a token for it."""
+    r = ward.post("/api/apps", admin_token, json={"displayName": f"{prefix}-{uuid.uuid4().hex[:6]}",
+                                                   "applicationPermissions": permissions})
+    assert r.status_code == 201, r.text
+    app = r.json()
+    secret = ward.post(f"/api/apps/{app['appId']}/secrets", admin_token, json={}).json()
+    return ward.app_token(app["appId"], secret["secretText"])

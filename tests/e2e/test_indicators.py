@@ -4,17 +4,12 @@ import uuid
 
 import pytest
 
-from conftest import assert_mde_error
+from conftest import assert_mde_error, new_app_token
 from shapes import assert_shape
 
 
 def new_app(ward, admin_token, permissions):
-    r = ward.post("/api/apps", admin_token, json={"displayName": f"ti-{uuid.uuid4().hex[:6]}",
-                                                   "applicationPermissions": permissions})
-    assert r.status_code == 201, r.text
-    app = r.json()
-    secret = ward.post(f"/api/apps/{app['appId']}/secrets", admin_token, json={}).json()
-    return ward.app_token(app["appId"], secret["secretText"])
+    return new_app_token(ward, admin_token, permissions, "ti")
 
 
 def indicator(value, kind="FileSha1", **extra):
