@@ -624,6 +624,8 @@ class Binder {
       return p;
     }
     if (name == "range") {
+      // A source, not a pipe operator (`T | range …` parses as an unknown operator named range).
+      if (in || op.args.size() != 3) return Err(Fail(op.pos, "range expects: range Column from Start to Stop step Step"));
       std::vector<Scalar> v;
       for (const NodePtr& a : op.args) {
         WARD_ASSIGN_OR_RETURN(BExpr e, BindScalar(a, Schema{}, scope));
@@ -1167,6 +1169,8 @@ class Binder {
   // its rows. search's bare string literals are term searches over every string column.
   Result<PlanPtr> BindFindOrSearch(const Node& op, PlanPtr in, ScopePtr scope) {
     const bool find = op.name == "find";
+    // find is a source (`T | find …` parses as an operator without arguments); search may follow a pipe.
+    if (op.args.empty() || (find && in)) return Err(Fail(op.pos, "find starts a query: find [in (Table, ...)] where Predicate"));
     auto u = std::make_shared<Node>();
     u->kind = NodeKind::kOperator;
     u->name = "union";

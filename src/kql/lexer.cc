@@ -11,6 +11,7 @@ namespace ward::kql {
 namespace {
 
 constexpr int64_t kTicksPerDay = 86400 * kTicksPerSecond;
+constexpr int64_t kMaxTimespanDays = 10'000'000;  // int64 ticks hold about 10.67 million days
 
 // Length in bytes of the Unicode whitespace sequence at p (0 = none). Kusto's TextFacts.IsWhitespace.
 size_t UnicodeSpaceLen(std::string_view s, size_t p) {
@@ -367,6 +368,7 @@ bool ParseTimespanText(std::string_view text, int64_t* ticks) {
     std::string s(rest);
     double d = std::strtod(s.c_str(), &e);
     if (e == s.c_str() || *e) return false;
+    if (!(std::fabs(d) < kMaxTimespanDays)) return false;  // beyond a timespan's range (or NaN)
     *ticks = static_cast<int64_t>(std::llround(d * static_cast<double>(kTicksPerDay)));
     if (neg) *ticks = -*ticks;
     return true;
@@ -381,6 +383,8 @@ bool ParseTimespanText(std::string_view text, int64_t* ticks) {
   std::string s(rest);
   int n = std::sscanf(s.c_str(), "%d:%d:%lf", &h, &m, &sec);
   if (n < 2) return false;
+  // hh:mm:ss within a day, days within a timespan's range: no overflow below.
+  if (days < 0 || days >= kMaxTimespanDays || h < 0 || h > 23 || m < 0 || m > 59 || !(sec >= 0 && sec < 60)) return false;
   *ticks = days * kTicksPerDay + static_cast<int64_t>(h) * 3600 * kTicksPerSecond + static_cast<int64_t>(m) * 60 * kTicksPerSecond +
            static_cast<int64_t>(std::llround(sec * kTicksPerSecond));
   if (neg) *ticks = -*ticks;
