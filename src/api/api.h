@@ -13,6 +13,7 @@
 #include "api/odata.h"
 #include "api/rate_limiter.h"
 #include "api/running_queries.h"
+#include "kql/admission.h"
 #include "common/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -50,6 +51,8 @@ struct Services {
   kql::QueryOptions hunting;                  // hunting limits (config.json "hunting")
   // Hunting queries in flight (list/cancel). Shared by the copies of Services the Api makes.
   std::shared_ptr<RunningQueries> running_queries = std::make_shared<RunningQueries>();
+  // Hunting slots shared fairly between tenants (config.json "hunting.concurrentQueries").
+  std::shared_ptr<kql::QueryAdmission> hunting_admission = std::make_shared<kql::QueryAdmission>(1);
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };

@@ -1,6 +1,8 @@
 // Advanced hunting over HTTP (reference/hunting-schema.md §3): MDE's POST /api/advancedqueries/run
-// ({"Schema","Results"}) and the XDR-style POST /api/advancedhunting/run (adds "Stats"). User tokens
-// see only rows of devices in their device groups.
+// ({"Schema","Results"}), the XDR-style POST /api/advancedhunting/run (adds "Stats") and Microsoft
+// Graph's POST /v1.0/security/runHuntingQuery ({"schema","results"}, optional "Timespan"). User tokens
+// see only rows of devices in their device groups. Queries wait for a slot of the QueryAdmission, which
+// shares the engine fairly between tenants instead of MDE's per-tenant quotas.
 //
 // Cancellation (Ward extension; MDE has no cancel API): a run body may carry "QueryId" (a GUID the
 // caller chooses; otherwise the server picks one). While it runs the query is listed by
@@ -21,10 +23,14 @@ namespace ward::api {
 namespace {
 
 const rbac::Requirement& Hunting() {
-  static const rbac::Requirement r{{"AdvancedQuery.Read.All", "AdvancedHunting.Read.All"},
-                                   {"AdvancedQuery.Read", "AdvancedHunting.Read"}, rbac::PortalPermission::kViewData};
+  static const rbac::Requirement r{{"AdvancedQuery.Read.All", "AdvancedHunting.Read.All", "ThreatHunting.Read.All"},
+                                   {"AdvancedQuery.Read", "AdvancedHunting.Read", "ThreatHunting.Read"}, rbac::PortalPermission::kViewData};
   return r;
 }
+
+// The three answers to the same query: MDE's {"Schema","Results"}, XDR's with "Stats", and Microsoft
+// Graph's runHuntingQuery ({"schema","results"}, body {"Query","Timespan"}).
+enum class HuntApi { kMde, kXdr, kGraph };
 
 // Who owns a running query: users by object id, applications by client id.
 std::string CallerId(const rbac::Principal& p) { return p.is_user() ? p.object_id : p.client_id; }
@@ -53,7 +59,7 @@ std::optional<std::string> QueryIdParam(Call& call) {
   return state::LowerAscii(id);
 }
 
-void RunHunt(Call& call, bool with_stats) {
+void RunHunt(Call& call, HuntApi shape) {
   if (Status st = call.Require(Hunting()); !st.ok()) return call.Fail(st);
   auto body = call.JsonBody();
   if (!body) return call.Fail(body.error());
@@ -73,6 +79,16 @@ void RunHunt(Call& call, bool with_stats) {
   if (!call.services.event_store) return call.Fail(Unavailable("the event store is not running"));
   kql::QueryOptions options = call.services.hunting;
   options.tenant_id = call.tenant();
+  if (options.now_ticks == 0) options.now_ticks = NowTicks();
+  if (shape == HuntApi::kGraph) {
+    if (const json::Value* span = body->Find("Timespan"); span && !span->is_null()) {
+      if (!span->is_string()) return call.Fail(InvalidArgument("Request body is incorrect: Timespan must be a string"), "InvalidRequestBody");
+      auto window = ParseGraphTimespan(span->as_string(), options.now_ticks);
+      if (!window) return call.Fail(window.error(), "BadRequest");
+      options.window_start_ticks = window->start_ticks;
+      options.window_end_ticks = window->end_ticks;
+    }
+  }
   if (!call.services.authz.ScopeFor(call.principal).all) {
     auto view = LoadCallerView(call, false);
     if (!view) return call.Fail(view.error());
@@ -92,6 +108,13 @@ void RunHunt(Call& call, bool with_stats) {
   // MDE answers its one "already running" case (live response) with 400 ActiveRequestAlreadyExists.
   if (!ticket) return call.Json(400, ErrorBody("ActiveRequestAlreadyExists", ticket.error().message(), call.req.request_id));
   options.cancel = (*ticket)->flag();
+  // A slot, shared fairly with the other tenants; waiting counts against the request's timeout.
+  auto slot = call.services.hunting_admission->Admit(call.tenant(), kql::QueryAdmission::Clock::now() + options.timeout, options.cancel);
+  if (!slot) {
+    if ((*ticket)->cancelled()) return call.Json(400, ErrorBody("QueryCancelled", slot.error().message(), call.req.request_id));
+    call.res.headers.Set("Retry-After", "60");
+    return call.Json(429, ErrorBody("TooManyRequests", slot.error().message(), call.req.request_id));
+  }
   auto result = kql::RunQuery(query->as_string(), options, *call.services.event_store, events::SchemaRegistry::Hunting());
   if (!result) {
     // Kusto's errors are 400 BadRequest with the message (and its position) as the portal shows it.
@@ -105,14 +128,18 @@ void RunHunt(Call& call, bool with_stats) {
     }
     return call.Fail(st);
   }
-  call.Json(200, HuntingResultJson(*result, with_stats));
+  slot->Release();
+  call.Json(200, shape == HuntApi::kGraph ? GraphHuntingResultJson(*result) : HuntingResultJson(*result, shape == HuntApi::kXdr));
 }
 
 }  // namespace
 
 void RegisterHuntingRoutes(Api& api) {
-  api.Add("POST", "/api/advancedqueries/run", [](Call& call) { RunHunt(call, false); });
-  api.Add("POST", "/api/advancedhunting/run", [](Call& call) { RunHunt(call, true); });
+  api.Add("POST", "/api/advancedqueries/run", [](Call& call) { RunHunt(call, HuntApi::kMde); });
+  api.Add("POST", "/api/advancedhunting/run", [](Call& call) { RunHunt(call, HuntApi::kXdr); });
+  // Microsoft Graph (v1.0 and beta), with Ward's tokens as the other Graph-shaped routes.
+  api.Add("POST", "/v1.0/security/runHuntingQuery", [](Call& call) { RunHunt(call, HuntApi::kGraph); });
+  api.Add("POST", "/beta/security/runHuntingQuery", [](Call& call) { RunHunt(call, HuntApi::kGraph); });
   api.Add("GET", "/api/advancedhunting/queries", [](Call& call) {
     if (Status st = call.Require(Hunting()); !st.ok()) return call.Fail(st);
     const bool all = SeesAllQueries(call);

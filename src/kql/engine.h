@@ -60,6 +60,8 @@ struct QueryOptions {
   std::optional<std::unordered_set<std::string>> device_ids;
   int64_t now_ticks = 0;                                  // what now() and ago() mean; 0 = the clock
   std::chrono::seconds lookback{std::chrono::hours(24 * 30)};  // data older than this is not visible
+  // Graph runHuntingQuery's Timespan: rows with a Timestamp outside [start, end] are not visible either.
+  std::optional<int64_t> window_start_ticks, window_end_ticks;
   size_t max_rows = 100'000;
   size_t max_result_bytes = 124ull << 20;
   std::chrono::milliseconds timeout{std::chrono::seconds(200)};

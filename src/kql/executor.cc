@@ -307,7 +307,11 @@ class Executor {
     if (!def) return Internal("unknown table " + s.table);
     // The lookback window: older rows are not visible.
     int64_t from = ctx_.now_ticks - static_cast<int64_t>(opt_.lookback.count()) * kTicksPerSecondLocal;
-    if (def->timestamp_column >= 0) s.request.from_ticks = from;
+    if (opt_.window_start_ticks) from = std::max(from, *opt_.window_start_ticks);
+    if (def->timestamp_column >= 0) {
+      s.request.from_ticks = from;
+      if (opt_.window_end_ticks) s.request.to_ticks = *opt_.window_end_ticks + 1;  // inclusive end
+    }
     if (opt_.device_ids) {
       // A scoped caller sees only its devices' rows; tables without DeviceId (AlertInfo) show nothing.
       if (opt_.device_ids->empty() || def->Find("DeviceId") < 0) {

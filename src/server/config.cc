@@ -89,7 +89,7 @@ Result<Config> LoadConfig(const std::string& data_dir) {
   }
   if (const json::Value* h = doc->Find("hunting")) {
     if (!h->is_object()) return Err(InvalidArgument("config.json: hunting must be an object"));
-    WARD_RETURN_IF_ERROR(CheckKeys(*h, {"maxRows", "maxResultBytes", "timeoutSeconds", "lookbackDays"}, "hunting"));
+    WARD_RETURN_IF_ERROR(CheckKeys(*h, {"maxRows", "maxResultBytes", "timeoutSeconds", "lookbackDays", "concurrentQueries"}, "hunting"));
     auto positive = [&](const char* key, int64_t max, int64_t* out) -> Status {
       const json::Value* v = h->Find(key);
       if (!v) return Status::Ok();
@@ -105,6 +105,9 @@ Result<Config> LoadConfig(const std::string& data_dir) {
     WARD_RETURN_IF_ERROR(positive("maxResultBytes", int64_t{4} << 30, &bytes));
     WARD_RETURN_IF_ERROR(positive("timeoutSeconds", 3600, &timeout));
     WARD_RETURN_IF_ERROR(positive("lookbackDays", 3650, &days));
+    int64_t slots = cfg.hunting_slots;
+    if (h->Find("concurrentQueries")) WARD_RETURN_IF_ERROR(positive("concurrentQueries", 64, &slots));
+    cfg.hunting_slots = static_cast<int>(slots);
     cfg.hunting.max_rows = static_cast<size_t>(rows);
     cfg.hunting.max_result_bytes = static_cast<size_t>(bytes);
     cfg.hunting.timeout = std::chrono::seconds(timeout);

@@ -9,7 +9,8 @@
 //                  "routes": {"/api/alerts/batchUpdate": {"perMinute": 10, "perHour": 500}}},
 //   "limits": {"maxBodyBytes": 16777216, "maxHeaderBytes": 16384},
 //   "retentionDays": 30,
-//   "hunting": {"maxRows": 100000, "maxResultBytes": 130023424, "timeoutSeconds": 200, "lookbackDays": 30}
+//   "hunting": {"maxRows": 100000, "maxResultBytes": 130023424, "timeoutSeconds": 200, "lookbackDays": 30,
+//               "concurrentQueries": 1}                // queries running at once, shared fairly by tenants
 // }
 #include <string>
 
@@ -27,6 +28,7 @@ struct Config {
   size_t max_header_bytes = 16 * 1024;
   int retention_days = 30;  // telemetry in the columnar store
   kql::QueryOptions hunting;  // MDE's limits by default (100,000 rows, 124 MB, 200 s, 30 days)
+  int hunting_slots = 0;      // concurrent hunting queries; 0 = half the cores (each query uses two threads)
 };
 
 // MDE's per-endpoint exceptions to the 100/min + 1,500/h default (reference/mde-api.md §6).

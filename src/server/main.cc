@@ -538,7 +538,7 @@ int main(int argc, char** argv) {
   srv->add_flag("--tls", serve.self_signed_tls, "Serve HTTPS with a self-signed certificate kept in <data-dir>/tls");
   srv->add_flag("--insecure-http", serve.insecure_http, "Allow plain HTTP on a non-loopback address");
   srv->add_option("--public-url", serve.public_url, "URL clients use to reach the server (token issuer)");
-  srv->add_option("--threads", serve.threads, "Worker threads (default: one per core)");
+  srv->add_option("--threads", serve.threads, "HTTP worker threads (default: four per core, at least 8)");
   srv->add_flag("--no-rate-limits", serve.disable_rate_limits, "Disable rate limits (benchmarks)");
 
   AdminArgs a;

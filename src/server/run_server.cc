@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -74,7 +75,9 @@ Status Serve(const ServeOptions& o) {
   http::ServerOptions http_opts;
   http_opts.address = host == "localhost" ? "127.0.0.1" : host;
   http_opts.port = port;
-  http_opts.threads = o.threads;
+  // Handlers run synchronously and a hunting query holds its thread for its duration (waiting for a
+  // slot included), so there are more threads than cores: the rest of the API stays responsive.
+  http_opts.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(8u, 4 * std::thread::hardware_concurrency()));
   http_opts.max_body_bytes = cfg.max_body_bytes;
   http_opts.max_header_bytes = cfg.max_header_bytes;
   http_opts.tls_cert_file = o.tls_cert;
@@ -172,6 +175,8 @@ Status Serve(const ServeOptions& o) {
   services.custom_detections = &custom_detections;
   services.alert_writer = &alert_writer;
   services.hunting = cfg.hunting;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  services.hunting_admission = std::make_shared<kql::QueryAdmission>(cfg.hunting_slots > 0 ? cfg.hunting_slots : std::max(1, cores / 2));
   services.public_url = public_url;
   if (tls) services.server_cert_sha256 = ingest::CertificateSha256FromPemFile(http_opts.tls_cert_file);
   api::Api api(services);
