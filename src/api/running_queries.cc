@@ -44,6 +44,7 @@ Result<std::unique_ptr<RunningQueries::Ticket>> RunningQueries::Start(Info info,
   std::lock_guard<std::mutex> lock(mu_);
   auto key = std::make_pair(e->info.tenant_id, e->info.id);
   if (entries_.count(key)) return Err(AlreadyExists("A query with QueryId " + e->info.id + " is already running"));
+  if (cancel_new_) e->cancel.store(true);
   entries_.emplace(std::move(key), e);
   if (e->peer_closed) {
     ++watched_;
@@ -105,6 +106,13 @@ Status RunningQueries::Cancel(const std::string& tenant_id, const std::string& i
   if (it == entries_.end()) return NotFound("Query " + id + " is not running");
   it->second->cancel.store(true);
   return Status::Ok();
+}
+
+size_t RunningQueries::CancelAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cancel_new_ = true;
+  for (auto& [key, e] : entries_) e->cancel.store(true);
+  return entries_.size();
 }
 
 }  // namespace ward::api

@@ -77,6 +77,9 @@ class RunningQueries {
   Result<Info> Get(const std::string& tenant_id, const std::string& id) const;
   // Sets the query's cancel flag. NotFound when it is not running (any more).
   Status Cancel(const std::string& tenant_id, const std::string& id);
+  // Server shutdown: cancels every running query, and any started from now on starts cancelled, so a
+  // long hunt does not hold the stop up. Returns how many were running.
+  size_t CancelAll();
 
  private:
   void Unregister(const Ticket::Entry* e);
@@ -90,6 +93,7 @@ class RunningQueries {
   std::thread monitor_;
   bool monitor_running_ = false;
   bool stopping_ = false;
+  bool cancel_new_ = false;  // after CancelAll
 };
 
 }  // namespace ward::api

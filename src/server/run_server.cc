@@ -244,6 +244,8 @@ Status Serve(const ServeOptions& o) {
   }
   stop_cv.notify_all();
   sweeper.join();
+  // Running hunts answer "cancelled" instead of holding the stop up for up to their timeout.
+  if (size_t n = services.running_queries->CancelAll(); n > 0) log::Info("hunting queries cancelled", {{"count", std::to_string(n)}});
   server.Stop();
   // Consumers stop after the server so every acknowledged batch is already in the log.
   custom_detections.Stop();

@@ -192,3 +192,23 @@ def test_timeout_and_result_size_have_mdes_messages(limited):
                                             "by limiting the number of results and try again")
     r = limited.post("/api/advancedqueries/run", token, json={"Query": "range x from 1 to 50 step 1"})
     assert r.status_code == 200 and len(r.json()["Results"]) == 50, r.text
+
+
+def test_shutdown_cancels_running_queries(tmp_path):
+    """SIGTERM cancels running hunts instead of waiting out their timeout (the long query would run
+    for about 45 s; Ward.stop() allows 20)."""
+    w = Ward(tmp_path / "ward-stop", tls=False)
+    w.start()
+    try:
+        token = w.app_token()
+        query_id = str(uuid.uuid4())
+        b = Background(w, token, {"Query": LONG_QUERY, "QueryId": query_id})
+        assert wait_until(lambda: query_id in listed(w, token)), "the query never showed as running"
+    finally:
+        rc = w.stop()
+    assert rc == 0
+    b.wait(30)
+    # The answer may or may not get out before the connection closes; if it does, it says why.
+    if b.response is not None:
+        assert_mde_error(b.response, 400, "QueryCancelled")
+    assert "hunting queries cancelled" in open(tmp_path / "ward-stop" / "server.log").read()
