@@ -35,6 +35,8 @@ class AlertWriter;
 
 namespace ward::api {
 
+class MachineCatalog;
+
 struct Services {
   state::StateStore& store;
   identity::KeyManager& keys;
@@ -53,6 +55,8 @@ struct Services {
   std::shared_ptr<RunningQueries> running_queries = std::make_shared<RunningQueries>();
   // Hunting slots shared fairly between tenants (config.json "hunting.concurrentQueries").
   std::shared_ptr<kql::QueryAdmission> hunting_admission = std::make_shared<kql::QueryAdmission>(1);
+  // In-memory machines and their alerts (machine_catalog.h); set by RegisterMachineRoutes.
+  std::shared_ptr<MachineCatalog> machine_catalog;
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };

@@ -1,5 +1,7 @@
 #include "api/entities.h"
 
+#include "api/machine_catalog.h"
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -407,8 +409,12 @@ Result<state::Machine> FindMachineForCaller(Call& call, std::string_view key, co
   std::string not_found = "Machine " + std::string(key) + " was not found";
   state::Repo<state::Machine> repo(call.services.store);
   auto m = repo.Get(call.tenant(), state::LowerAscii(key));
-  if (!m) {
-    // MDE accepts the computer name in place of the id.
+  if (!m && call.services.machine_catalog) {
+    // MDE accepts the computer name in place of the id: the catalog's name index, not a table scan.
+    auto snap = call.services.machine_catalog->Get(call.tenant());
+    if (!snap) return Err(snap.error());
+    if (const MachineCatalog::Entry* e = (*snap)->Find(key)) m = e->machine;
+  } else if (!m) {
     auto all = repo.List(call.tenant());
     if (all) {
       auto it = std::find_if(all->begin(), all->end(), [&](const state::Machine& x) {

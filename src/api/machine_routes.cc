@@ -296,6 +296,7 @@ void FindByIp(Call& call, const std::string& ip, const std::string& timestamp, s
 
 void RegisterMachineRoutes(Api& api) {
   auto catalog = std::make_shared<MachineCatalog>(api.services().store, api.services().authz);
+  api.services().machine_catalog = catalog;
   // Lookups whose literal paths would otherwise be taken for a machine id come first.
   // findbyip(ip=…,timestamp=…) ±15 min and the older find(timestamp=…,key=…) ±16 min, 404 when empty.
   auto find_route = [&api](const char* pattern, std::string key_arg, std::chrono::minutes window, bool not_found_when_empty) {
@@ -491,29 +492,34 @@ void RegisterMachineRoutes(Api& api) {
       return Status::Ok();
     });
   });
-  api.Add("GET", "/api/machines/{id}/alerts", [](Call& call) {
+  // One machine's alerts come from the catalog (kept current from the store), not a tenant-wide read.
+  auto machine_view = [catalog](Call& call, const state::Machine& m) -> Result<CallerView> {
+    WARD_ASSIGN_OR_RETURN(auto snap, catalog->Get(call.tenant()));
+    CallerView view;
+    view.groups = snap->groups;
+    view.machines = {m};
+    view.alerts = snap->AlertsOf(m.id);
+    return view;
+  };
+  api.Add("GET", "/api/machines/{id}/alerts", [machine_view](Call& call) {
     auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadAlerts());
     if (!m) return call.Fail(m.error());
-    auto view = LoadCallerView(call);
+    auto view = machine_view(call, *m);
     if (!view) return call.Fail(view.error());
     std::vector<const state::Alert*> alerts;
-    for (const state::Alert& a : view->alerts) {
-      if (a.machine_id == m->id) alerts.push_back(&a);
-    }
+    for (const state::Alert& a : view->alerts) alerts.push_back(&a);
     RespondAlerts(call, *view, std::move(alerts));
   });
   // "/alerts/$count?$filter=status ne 'Resolved'" → a bare integer.
-  api.Add("GET", "/api/machines/{id}/alerts/$count", [](Call& call) {
+  api.Add("GET", "/api/machines/{id}/alerts/$count", [machine_view](Call& call) {
     auto m = FindMachineForCaller(call, call.req.PathParam("id"), requirements::ReadAlerts());
     if (!m) return call.Fail(m.error());
     auto q = call.ODataQuery(AlertSchema());
     if (!q) return call.Fail(q.error(), "ODataError");
-    auto view = LoadCallerView(call);
+    auto view = machine_view(call, *m);
     if (!view) return call.Fail(view.error());
     std::vector<json::Value> alerts;
-    for (const state::Alert& a : view->alerts) {
-      if (a.machine_id == m->id) alerts.push_back(AlertJson(a, view->GroupName(*m), false));
-    }
+    for (const state::Alert& a : view->alerts) alerts.push_back(AlertJson(a, view->GroupName(*m), false));
     call.ODataCount(AlertSchema(), *q, std::move(alerts));
   });
   // Ward extension: the device timeline (the portal's device page), newest first.

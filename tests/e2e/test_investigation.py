@@ -79,6 +79,11 @@ def test_machine_shape_and_lookup_by_name(ward, admin_token, env):
     assert m["rbacGroupId"] == env["dg_a"]["id"] and m["rbacGroupName"] == env["dg_a"]["name"]
     by_name = ward.get(f"/api/machines/{a.name}", admin_token).json()
     assert by_name["id"] == a.device_id
+    # Sub-routes take the computer name too (looked up in the machine catalog).
+    by_id_alerts = ward.get(f"/api/machines/{a.device_id}/alerts", admin_token)
+    by_name_alerts = ward.get(f"/api/machines/{a.name.upper()}/alerts", admin_token)
+    assert by_name_alerts.status_code == 200 and by_name_alerts.json()["value"] == by_id_alerts.json()["value"]
+    assert ward.get("/api/machines/no-such-host.corp.local/alerts", admin_token).status_code == 404
     listed = ward.get("/api/machines", admin_token).json()["value"]
     for item in listed:
         assert_shape("Machine", item)
