@@ -384,6 +384,11 @@ AlertDerived DeriveFromAlerts(const std::vector<state::Alert>& alerts, std::stri
 AlertDerived CallerView::DerivedFor(std::string_view machine_id) const { return DeriveFromAlerts(alerts, machine_id); }
 
 Result<AlertDerived> DeriveForMachine(Call& call, std::string_view machine_id) {
+  if (call.services.machine_catalog) {
+    // The catalog holds each machine's alerts (current as of this request): no tenant-wide read.
+    WARD_ASSIGN_OR_RETURN(auto snap, call.services.machine_catalog->Get(call.tenant()));
+    return DeriveFromAlerts(snap->AlertsOf(machine_id), machine_id);
+  }
   WARD_ASSIGN_OR_RETURN(std::vector<state::Alert> alerts, state::Repo<state::Alert>(call.services.store).List(call.tenant()));
   return DeriveFromAlerts(alerts, machine_id);
 }
