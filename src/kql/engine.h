@@ -63,6 +63,9 @@ struct QueryOptions {
   // Graph runHuntingQuery's Timespan: rows with a Timestamp outside [start, end] are not visible either.
   std::optional<int64_t> window_start_ticks, window_end_ticks;
   size_t max_rows = 100'000;
+  // Rows a join may produce before the query stops ("Query stopped due to excessive resource
+  // consumption.", as MDE): a cross join's output is built before the row cap applies.
+  size_t max_join_rows = 50'000'000;
   size_t max_result_bytes = 124ull << 20;
   std::chrono::milliseconds timeout{std::chrono::seconds(200)};
   const std::atomic<bool>* cancel = nullptr;              // set to true to stop a running query

@@ -1191,6 +1191,7 @@ class Executor {
     for (size_t i = 0; i < left.rows; ++i) {
       if (i % kCheckEvery == 0 || lrows.size() >= next_check) {
         WARD_RETURN_IF_ERROR(CheckLimits());
+        if (lrows.size() > opt_.max_join_rows) return Err(ResourceExhausted("Query stopped due to excessive resource consumption."));
         next_check = lrows.size() + kCheckEvery;
       }
       bool has_key = RowKey(lk, i, &key);

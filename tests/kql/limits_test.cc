@@ -73,6 +73,21 @@ TEST_F(Limits, CancelIsSeenInsideAJoin) {
   EXPECT_EQ(r.error().message(), "Query was cancelled.");
 }
 
+TEST_F(Limits, AJoinTooLargeStopsWithMdesMessage) {
+  // 3,000 × 3,000 = 9 million pairs against a cap of one million: stopped while building.
+  options_.max_join_rows = 1'000'000;
+  const char* cross = "range a from 1 to 3000 step 1 | extend k = 1 | join kind=inner (range b from 1 to 3000 step 1 | extend k = 1) on k | count";
+  auto r = Run(cross);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(r.error().message(), "Query stopped due to excessive resource consumption.");
+  // Within the cap the same join runs.
+  options_.max_join_rows = 10'000'000;
+  auto ok = Run(cross);
+  ASSERT_TRUE(ok.has_value()) << ok.error().message();
+  EXPECT_EQ(ok->columns[0].ints[0], 9'000'000);
+}
+
 TEST_F(Limits, TimeoutHasMdesMessage) {
   options_.timeout = std::chrono::milliseconds(0);
   auto r = Run(kLongQuery);
