@@ -31,21 +31,15 @@ Result<IocDetector::Tenant*> IocDetector::For(const std::string& tenant) {
   t.checked = now;
   // Re-read only when an indicator was added, changed or deleted since the last read.
   const int64_t started = NowMs();
-  WARD_ASSIGN_OR_RETURN(int64_t count, store_.Count(tenant, state::Kind::kIndicator));
-  bool changed = !t.matcher || count != t.count;
-  if (!changed) {
-    WARD_ASSIGN_OR_RETURN(auto docs, store_.ListUpdatedSince(tenant, state::Kind::kIndicator, t.refreshed_ms - 1));
-    changed = !docs.empty();
-  }
-  if (changed) {
+  WARD_ASSIGN_OR_RETURN(bool changed, t.indicators.Changed(store_, tenant));
+  if (changed || !t.matcher) {
     WARD_ASSIGN_OR_RETURN(std::vector<state::Indicator> all, state::Repo<state::Indicator>(store_).List(tenant));
     std::vector<state::Indicator> alerting, allowed;
     for (state::Indicator& i : all) (i.action == "Allowed" ? allowed : alerting).push_back(std::move(i));
     t.matcher = std::make_shared<const IocMatcher>(IocMatcher::Build(std::move(alerting), started));
     t.allowed = std::make_shared<const IocMatcher>(IocMatcher::Build(std::move(allowed), started));
-    t.count = count;
   }
-  t.refreshed_ms = started;
+  t.indicators.Commit();
   return &t;
 }
 

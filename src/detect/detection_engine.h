@@ -21,6 +21,7 @@
 #include "detect/ioc_matcher.h"
 #include "events/event_log.h"
 #include "events/rows.h"
+#include "state/kind_watch.h"
 
 namespace ward::detect {
 
@@ -49,8 +50,7 @@ class IocDetector final : public Detector {
   struct Tenant {
     std::shared_ptr<const IocMatcher> matcher;
     std::shared_ptr<const IocMatcher> allowed;
-    int64_t refreshed_ms = 0;
-    int64_t count = -1;
+    state::KindWatch indicators{state::Kind::kIndicator};
     std::chrono::steady_clock::time_point checked;
   };
   Result<Tenant*> For(const std::string& tenant);

@@ -17,16 +17,10 @@ SensorPolicyCache::SensorPolicyCache(state::StateStore& store, std::chrono::mill
 Status SensorPolicyCache::Refresh(const std::string& tenant, Tenant& t, int64_t now_ms) {
   auto now = std::chrono::steady_clock::now();
   const bool expired = now_ms >= t.next_expiry_ms;
-  if (t.count >= 0 && !expired && now - t.checked < refresh_) return Status::Ok();
+  if (t.read && !expired && now - t.checked < refresh_) return Status::Ok();
   t.checked = now;
-  const int64_t started = NowMs();
-  WARD_ASSIGN_OR_RETURN(int64_t count, store_.Count(tenant, state::Kind::kIndicator));
-  bool changed = expired || count != t.count;
-  if (!changed) {
-    WARD_ASSIGN_OR_RETURN(auto docs, store_.ListUpdatedSince(tenant, state::Kind::kIndicator, t.read_ms - 1));
-    changed = !docs.empty();
-  }
-  if (changed) {
+  WARD_ASSIGN_OR_RETURN(bool changed, t.indicators.Changed(store_, tenant));
+  if (changed || expired || !t.read) {
     WARD_ASSIGN_OR_RETURN(std::vector<state::Indicator> all, state::Repo<state::Indicator>(store_).List(tenant));
     t.enforced.clear();
     t.next_expiry_ms = INT64_MAX;
@@ -41,9 +35,9 @@ Status SensorPolicyCache::Refresh(const std::string& tenant, Tenant& t, int64_t 
       return a.indicator_type != b.indicator_type ? a.indicator_type < b.indicator_type : a.indicator_value < b.indicator_value;
     });
     t.by_group.clear();
-    t.count = count;
+    t.read = true;
   }
-  t.read_ms = started;
+  t.indicators.Commit();
   return Status::Ok();
 }
 

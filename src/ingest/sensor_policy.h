@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "state/kind_watch.h"
 #include "state/records.h"
 #include "state/state_store.h"
 
@@ -38,8 +39,8 @@ class SensorPolicyCache {
  private:
   struct Tenant {
     std::vector<state::Indicator> enforced;  // every enforced indicator of the tenant
-    int64_t count = -1;                      // indicator documents at the last read
-    int64_t read_ms = 0;                     // when they were read
+    state::KindWatch indicators{state::Kind::kIndicator};
+    bool read = false;                       // enforced holds a first read
     int64_t next_expiry_ms = INT64_MAX;      // the earliest expiration still in the future
     std::chrono::steady_clock::time_point checked;
     std::map<int64_t, std::shared_ptr<const SensorPolicy>> by_group;  // -1 = devices in no group
