@@ -12,12 +12,9 @@ namespace {
 
 bool Counted(const uint8_t* mask, size_t i) { return mask == nullptr || mask[i]; }
 
-class CountAcc : public Accumulator {
+// A long per group, never null (count, dcount): the shared result side.
+class CountingAcc : public Accumulator {
  public:
-  void Add(const std::vector<const Column*>&, const std::vector<uint32_t>& g, const uint8_t* mask, size_t groups) override {
-    n_.resize(groups);
-    for (size_t i = 0; i < g.size(); ++i) n_[g[i]] += Counted(mask, i);
-  }
   void Finish(size_t groups, std::vector<Column>& out) override {
     n_.resize(groups);
     Column c = NewColumn(Type::kLong, groups);
@@ -26,11 +23,19 @@ class CountAcc : public Accumulator {
     out.push_back(std::move(c));
   }
 
- private:
+ protected:
   std::vector<int64_t> n_;
 };
 
-class DCountAcc : public Accumulator {
+class CountAcc : public CountingAcc {
+ public:
+  void Add(const std::vector<const Column*>&, const std::vector<uint32_t>& g, const uint8_t* mask, size_t groups) override {
+    n_.resize(groups);
+    for (size_t i = 0; i < g.size(); ++i) n_[g[i]] += Counted(mask, i);
+  }
+};
+
+class DCountAcc : public CountingAcc {
  public:
   // One KeyIndex over (group, value) pairs rather than a hash set per group.
   void Add(const std::vector<const Column*>& a, const std::vector<uint32_t>& g, const uint8_t* mask, size_t groups) override {
@@ -45,17 +50,9 @@ class DCountAcc : public Accumulator {
       n_[g[i]] += fresh;
     }
   }
-  void Finish(size_t groups, std::vector<Column>& out) override {
-    n_.resize(groups);
-    Column c = NewColumn(Type::kLong, groups);
-    c.ints = n_;
-    c.nulls.assign(groups, 0);
-    out.push_back(std::move(c));
-  }
 
  private:
   KeyIndex seen_;
-  std::vector<int64_t> n_;
 };
 
 double Real(const Column& c, size_t i) { return RealRep(c.type) ? c.reals[At(c, i)] : static_cast<double>(c.ints[At(c, i)]); }

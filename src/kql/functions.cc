@@ -1154,8 +1154,9 @@ int64_t AddMonths(int64_t t, int64_t months) {
   return DaysFromCivil(y, static_cast<unsigned>(mm + 1), std::min(d, dim)) * kDay + tod;
 }
 
-// datetime_add(part, amount, datetime)
-Status DatetimeAddImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+// The rows of f(part, x, y): null when x or y is null; an unknown part is an error naming `fn`.
+template <typename Row>
+Status EachPartRow(const char* fn, const std::vector<const Column*>& a, size_t n, Column& out, Row row) {
   StrArg part_s(*a[0]);
   for (size_t i = 0; i < n; ++i) {
     if (IsNull(*a[1], i) || IsNull(*a[2], i)) {
@@ -1163,28 +1164,26 @@ Status DatetimeAddImpl(const EvalContext&, const std::vector<const Column*>& a, 
       continue;
     }
     Part p = ParsePart(part_s(i));
-    if (p == Part::kBad) return InvalidArgument("datetime_add(): invalid period '" + std::string(part_s(i)) + "'");
-    int64_t amount = IntAt(*a[1], i), t = IntAt(*a[2], i);
+    if (p == Part::kBad) return InvalidArgument(std::string(fn) + "(): invalid period '" + std::string(part_s(i)) + "'");
+    row(p, IntAt(*a[1], i), IntAt(*a[2], i));
+  }
+  return Status::Ok();
+}
+
+// datetime_add(part, amount, datetime)
+Status DatetimeAddImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  return EachPartRow("datetime_add", a, n, out, [&](Part p, int64_t amount, int64_t t) {
     if (p == Part::kYear) PushInt(out, AddMonths(t, amount * 12));
     else if (p == Part::kQuarter) PushInt(out, AddMonths(t, amount * 3));
     else if (p == Part::kMonth) PushInt(out, AddMonths(t, amount));
     else if (p == Part::kNanosecond) PushInt(out, t + amount / 100);
     else PushInt(out, t + amount * PartTicks(p));
-  }
-  return Status::Ok();
+  });
 }
 
 // datetime_diff(part, dt1, dt2): calendar boundaries crossed from dt2 to dt1.
 Status DatetimeDiffImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
-  StrArg part_s(*a[0]);
-  for (size_t i = 0; i < n; ++i) {
-    if (IsNull(*a[1], i) || IsNull(*a[2], i)) {
-      AppendNull(out);
-      continue;
-    }
-    Part p = ParsePart(part_s(i));
-    if (p == Part::kBad) return InvalidArgument("datetime_diff(): invalid period '" + std::string(part_s(i)) + "'");
-    int64_t t1 = IntAt(*a[1], i), t2 = IntAt(*a[2], i);
+  return EachPartRow("datetime_diff", a, n, out, [&](Part p, int64_t t1, int64_t t2) {
     int64_t y1, y2;
     unsigned m1, m2, d1, d2;
     CivilFromDays(FloorDiv(t1, kDay), &y1, &m1, &d1);
@@ -1204,8 +1203,7 @@ Status DatetimeDiffImpl(const EvalContext&, const std::vector<const Column*>& a,
       default: v = FloorDiv(t1, PartTicks(p)) - FloorDiv(t2, PartTicks(p)); break;
     }
     PushInt(out, v);
-  }
-  return Status::Ok();
+  });
 }
 
 // Kusto's format strings: runs of one letter ("yyyy", "fff") are fields, anything else is literal.
@@ -1435,16 +1433,10 @@ Status HashImpl(const EvalContext&, const std::vector<const Column*>& a, size_t 
   return Status::Ok();
 }
 
-Status HashSha256Impl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
-  for (size_t i = 0; i < n; ++i) PushStr(out, HexEncode(Sha256(CellToString(*a[0], i))));
-  return Status::Ok();
-}
-Status HashSha1Impl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
-  for (size_t i = 0; i < n; ++i) PushStr(out, HexEncode(Sha1(CellToString(*a[0], i))));
-  return Status::Ok();
-}
-Status HashMd5Impl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
-  for (size_t i = 0; i < n; ++i) PushStr(out, HexEncode(Md5(CellToString(*a[0], i))));
+// hash_sha256 / hash_sha1 / hash_md5: lower-case hex of the digest of the text form.
+template <std::string (*Digest)(std::string_view)>
+Status HashHexImpl(const EvalContext&, const std::vector<const Column*>& a, size_t n, Column& out) {
+  for (size_t i = 0; i < n; ++i) PushStr(out, HexEncode(Digest(CellToString(*a[0], i))));
   return Status::Ok();
 }
 
@@ -2050,9 +2042,9 @@ const FunctionDef kFunctions[] = {
     {"extract", 3, 4, ExtractRule, ExtractImpl},
     {"extract_all", 2, 3, Fixed<Type::kDynamic>, ExtractAllImpl},
     {"extractjson", 2, 3, Fixed<Type::kString>, ExtractJsonImpl},
-    {"hash_sha256", 1, 1, Fixed<Type::kString>, HashSha256Impl},
-    {"hash_sha1", 1, 1, Fixed<Type::kString>, HashSha1Impl},
-    {"hash_md5", 1, 1, Fixed<Type::kString>, HashMd5Impl},
+    {"hash_sha256", 1, 1, Fixed<Type::kString>, HashHexImpl<Sha256>},
+    {"hash_sha1", 1, 1, Fixed<Type::kString>, HashHexImpl<Sha1>},
+    {"hash_md5", 1, 1, Fixed<Type::kString>, HashHexImpl<Md5>},
     {"new_guid", 0, 0, Fixed<Type::kString>, NewGuidImpl},
     {"row_number", 0, 2, Fixed<Type::kLong>, RowNumberImpl},
     {"prev", 1, 3, SameAsFirst, PrevImpl},
