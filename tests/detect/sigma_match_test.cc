@@ -12,10 +12,10 @@ namespace ward::detect {
 namespace {
 
 using testing::EmptyRow;
+using testing::kFile;
+using testing::kNet;
+using testing::kProc;
 using testing::Set;
-constexpr SigmaCategory kProc = SigmaCategory::kProcessCreation;
-constexpr SigmaCategory kFile = SigmaCategory::kFileEvent;
-constexpr SigmaCategory kNet = SigmaCategory::kNetworkConnection;
 
 std::string Rule(std::string_view category, std::string_view detection, std::string_view extra = "") {
   return "title: Test rule\nid: 11111111-2222-3333-4444-555555555555\nstatus: test\nlevel: high\n" + std::string(extra) +

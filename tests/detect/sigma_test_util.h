@@ -23,6 +23,11 @@ namespace ward::detect::testing {
 
 using namespace sigma_internal;
 
+// The three Linux categories, short.
+constexpr SigmaCategory kProc = SigmaCategory::kProcessCreation;
+constexpr SigmaCategory kFile = SigmaCategory::kFileEvent;
+constexpr SigmaCategory kNet = SigmaCategory::kNetworkConnection;
+
 inline const events::TableDef& TableOf(SigmaCategory c) {
   return *events::SchemaRegistry::Hunting().Find(SigmaTableName(c));
 }

@@ -11,10 +11,10 @@ namespace ward::detect {
 namespace {
 
 using testing::EmptyRow;
+using testing::kFile;
+using testing::kNet;
+using testing::kProc;
 using testing::Set;
-constexpr SigmaCategory kProc = SigmaCategory::kProcessCreation;
-constexpr SigmaCategory kFile = SigmaCategory::kFileEvent;
-constexpr SigmaCategory kNet = SigmaCategory::kNetworkConnection;
 
 events::Row Proc(std::string image, std::string cmd, std::string parent = "/usr/bin/bash") {
   events::Row r = EmptyRow(kProc);

@@ -16,6 +16,7 @@
 
 #include "common/time.h"
 #include "events/event_store.h"
+#include "common/temp_dir.h"
 
 namespace ward::events {
 namespace {
@@ -26,20 +27,9 @@ using Op = Predicate::Op;
 constexpr int64_t kDay = 86400 * kTicksPerSecond;
 const int64_t kBase = *ParseIsoTicks("2024-03-10T00:00:00Z");
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ward_colstore_XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// Test directories (tests/common/temp_dir.h), named for this suite.
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("ward_colstore") {}
 };
 
 // One column of every type; the string columns named like hunting columns get a term index.

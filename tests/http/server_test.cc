@@ -25,6 +25,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include "common/temp_dir.h"
 
 namespace ward::http {
 namespace {
@@ -559,20 +560,9 @@ TEST_F(ServerTest, StartTwiceFails) {
 
 // ---- TLS ----
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ward_http_test_XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+// Test directories (tests/common/temp_dir.h), named for this suite.
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("ward_http_test") {}
 };
 
 // One HTTPS exchange with certificate verification against `ca_file` for IP 127.0.0.1.

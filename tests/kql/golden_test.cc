@@ -25,6 +25,7 @@
 #include "events/event_store.h"
 #include "kql/engine.h"
 #include "kql/value.h"
+#include "common/temp_dir.h"
 
 namespace ward::kql {
 namespace {
@@ -59,20 +60,9 @@ std::string FormatCell(const Column& c, size_t i) {
   return s.empty() ? "(empty)" : s;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ward_kql_golden_XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// Test directories (tests/common/temp_dir.h), named for this suite.
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("ward_kql_golden") {}
 };
 
 struct Runner {

@@ -15,6 +15,7 @@
 #include "json/json.h"
 #include "sensor/batcher.h"
 #include "sensor/util.h"
+#include "common/temp_dir.h"
 
 namespace ward::sensor::testing {
 
@@ -257,24 +258,9 @@ class FakeServer {
   std::atomic<int> enrollments_{0}, heartbeats_{0}, rotations_{0}, unauthorized_{0};
 };
 
-// A temporary directory removed (recursively) on destruction.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ward-sensor-test-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    if (!p) std::abort();
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+// A temporary directory removed (recursively) on destruction (tests/common/temp_dir.h).
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("ward-sensor-test") {}
 };
 
 }  // namespace ward::sensor::testing
