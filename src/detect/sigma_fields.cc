@@ -7,8 +7,9 @@
 //   full exe path. So Image / TargetFilename / ParentImage map to these columns as they are.
 // - Network events: the sensor writes ConnectionSuccess for outbound and InboundConnectionAccepted
 //   for accepted connections (plus ListeningConnectionCreated); Initiated translates to ActionType.
-//   RemoteUrl is filled by simulated fleets and MDE-shaped imports; the live sensor does not resolve
-//   names, so DestinationHostname rules fire only where a RemoteUrl exists.
+//   RemoteUrl is the name the live sensor saw the remote address looked up as (UDP DNS answers it
+//   captures); simulated fleets and MDE-shaped imports fill it too. DNS over TCP/TLS/HTTPS is not
+//   seen, so DestinationHostname rules fire only where a RemoteUrl exists.
 // - The process's working directory is only inside AdditionalFields JSON, and no Linux sensor fills
 //   OriginalFileName or integrity levels: rules on those fields are not applicable.
 #include <algorithm>

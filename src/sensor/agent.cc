@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "sensor/batcher.h"
 #include "sensor/disk_queue.h"
+#include "sensor/dns_collector.h"
 #include "sensor/file_collector.h"
 #include "sensor/host.h"
 #include "sensor/inventory.h"
@@ -133,7 +134,15 @@ int RunSensor(const SensorOptions& options) {
   FileCollector file_collector(&batcher, &processes, &hashes, fopt);
   if (Status st = file_collector.Start(); !st.ok()) log::Error("file collector", {{"error", st.message()}});
 
-  NetworkCollector network_collector(&batcher, &processes);
+  DnsCache dns_names;
+  DnsCollectorOptions dopt;
+  dopt.ports = options.dns_ports;
+  DnsCollector dns_collector(&batcher, &dns_names, dopt);
+  if (Status st = dns_collector.Start(); !st.ok()) log::Warn("dns collector off", {{"error", st.message()}});
+
+  NetworkCollectorOptions nopt;
+  nopt.dns_names = &dns_names;
+  NetworkCollector network_collector(&batcher, &processes, nopt);
   if (Status st = network_collector.Start(); !st.ok()) log::Error("network collector", {{"error", st.message()}});
 
   LogonCollectorOptions lopt;
@@ -150,7 +159,8 @@ int RunSensor(const SensorOptions& options) {
                                {"process", process_collector.mode()},
                                {"file", file_collector.mode()},
                                {"watch", Join(fopt.paths)},
-                               {"network", network_collector.mode()}});
+                               {"network", network_collector.mode()},
+                               {"dns", dns_collector.mode()}});
 
   // Wait for a signal or the --once-seconds deadline.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.once_seconds);
@@ -172,6 +182,7 @@ int RunSensor(const SensorOptions& options) {
   inventory.Stop();
   logon_collector.Stop();
   network_collector.Stop();
+  dns_collector.Stop();
   file_collector.Stop();
   process_collector.Stop();
   batcher.Stop();

@@ -128,10 +128,7 @@ Status FileCollector::Start() {
 
 void FileCollector::Stop() {
   stop_ = true;
-  if (wake_fd_.valid()) {
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof(one));
-  }
+  NotifyEventFd(wake_fd_);
   if (thread_.joinable()) thread_.join();
   fan_fd_.Reset();
   ino_fd_.Reset();

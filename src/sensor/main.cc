@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "usage:\n"
     "  ward-sensor --onboarding FILE --state-dir DIR [--watch PATH]... [--once-seconds N]\n"
     "              [--tag TAG]... [--queue-max-mb N] [--reenroll] [--no-netlink] [--no-fanotify]\n"
+    "              [--dns-port PORT]... [--no-dns]\n"
     "              [--log-level debug|info|warn|error]\n"
     "  ward-sensor simulate --onboarding FILE --devices N --rate EPS [--duration S] [--state-dir DIR]\n"
     "              [--seed N] [--senders N] [--suspicious FRACTION]\n"
@@ -101,6 +102,11 @@ int main(int argc, char** argv) {
       sensor.allow_netlink = false;
     } else if (!simulate && a == "--no-fanotify") {
       sensor.allow_fanotify = false;
+    } else if (!simulate && a == "--dns-port") {
+      if (!(v = value(a)) || !ParseNumber(v, &num) || num < 1 || num > 65535) return Usage("--dns-port needs a port 1..65535");
+      sensor.dns_ports.push_back(static_cast<uint16_t>(num));
+    } else if (!simulate && a == "--no-dns") {
+      sensor.dns_ports.clear();
     } else if (simulate && a == "--devices") {
       if (!(v = value(a)) || !ParseNumber(v, &num) || num < 1) return Usage("--devices needs a positive number");
       sim.devices = static_cast<int>(num);

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "sensor/dns_collector.h"
 
 namespace ward::sensor {
 
@@ -327,6 +328,7 @@ void NetworkCollector::EmitConnection(const NewSocket& s, int pid) {
   if (!listening) {
     ev.AppendMember("RemoteIP", json::Value(e.remote_ip));
     ev.AppendMember("RemotePort", json::Value(static_cast<int64_t>(e.remote_port)));
+    if (options_.dns_names) SetIfNotEmpty(ev, "RemoteUrl", options_.dns_names->NameOf(e.remote_ip));
   }
   ev.AppendMember("LocalIP", json::Value(e.local_ip));
   ev.AppendMember("LocalPort", json::Value(static_cast<int64_t>(e.local_port)));

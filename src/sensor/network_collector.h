@@ -5,6 +5,8 @@
 // poll are the baseline and not reported. Connections opened and closed between two polls are not
 // seen — the price of not hooking the kernel.
 //
+// RemoteUrl is the name the remote address was looked up as, when the DNS collector saw the answer.
+//
 // Owning processes come from /proc/<pid>/fd socket links: first among pids that owned sockets
 // before, then (at most every full_scan_interval) a scan of all processes.
 #include <atomic>
@@ -24,6 +26,8 @@
 #include "sensor/util.h"
 
 namespace ward::sensor {
+
+class DnsCache;
 
 struct SocketEntry {
   uint64_t inode = 0;
@@ -46,6 +50,8 @@ struct NetworkCollectorOptions {
   std::chrono::milliseconds full_scan_interval{2000};
   bool report_loopback = true;
   bool ignore_self = true;  // the sensor's own uploads are not news
+  // Names recently resolved to the remote address fill RemoteUrl (null: no names). Not owned.
+  const DnsCache* dns_names = nullptr;
 };
 
 class NetworkCollector {

@@ -178,4 +178,10 @@ std::string HostName() {
   return buf;
 }
 
+void NotifyEventFd(const UniqueFd& event_fd) {
+  if (!event_fd.valid()) return;
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(event_fd.get(), &one, sizeof(one));
+}
+
 }  // namespace ward::sensor

@@ -67,6 +67,9 @@ std::string BaseName(std::string_view path);
 std::string DirName(std::string_view path);  // "/usr/bin/ls" -> "/usr/bin"; "/x" -> "/"
 std::string JoinPath(std::string_view dir, std::string_view name);
 
+// Wakes whatever poll()s an eventfd (a collector thread being stopped); no-op on an invalid fd.
+void NotifyEventFd(const UniqueFd& event_fd);
+
 // Sleeps that end early when Stop() is called; for worker threads.
 class Stopper {
  public:

@@ -1,6 +1,7 @@
 """Detection at ingest: indicators of compromise raise alerts from real sensor activity (a binary
-run by its SHA-256, a connection to an IP) and from protocol-level telemetry (a domain), Allowed
-indicators suppress, and the alerts are MDE-shaped."""
+run by its SHA-256, a connection to an IP, a name looked up over DNS and then connected to) and
+from protocol-level telemetry (a domain in a URL, a CIDR range), Allowed indicators suppress, and
+the alerts are MDE-shaped."""
 import os
 import shutil
 import signal
@@ -36,14 +37,20 @@ def real_sensor(ward, tmp_path):
     state = tmp_path / "state"
     state.mkdir()
     pkg = package(ward, tmp_path)
-    proc = subprocess.Popen([SENSOR, "--onboarding", str(pkg), "--state-dir", str(state)],
+    # The test's own DNS "resolver" answers on a free loopback port the sensor is told to watch, so the
+    # host's resolver configuration is never touched.
+    resolver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    resolver.bind(("127.0.0.1", 0))
+    proc = subprocess.Popen([SENSOR, "--onboarding", str(pkg), "--state-dir", str(state),
+                             "--dns-port", str(resolver.getsockname()[1])],
                             stdout=open(tmp_path / "sensor.log", "w"), stderr=subprocess.STDOUT)
     try:
         device = device_id_of(str(state))
         assert device, (tmp_path / "sensor.log").read_text()
         time.sleep(1.0)  # collectors subscribe
-        yield {"device": device, "log": tmp_path / "sensor.log", "state": state}
+        yield {"device": device, "log": tmp_path / "sensor.log", "state": state, "resolver": resolver}
     finally:
+        resolver.close()
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=20)
@@ -100,6 +107,72 @@ def test_ip_indicator_alerts_on_a_connection(ward, admin_token, real_sensor):
         client.close()
         conn.close()
         listener.close()
+
+
+def dns_answer(query, address, ttl=60):
+    """A DNS response (RFC 1035) to the query datagram `query`, with one A record for `address`."""
+    qid, qdcount = query[:2], int.from_bytes(query[4:6], "big")
+    assert qdcount == 1
+    end = 12
+    while query[end]:
+        end += query[end] + 1
+    question = query[12:end + 5]
+    header = qid + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
+    record = b"\xc0\x0c" + b"\x00\x01\x00\x01" + ttl.to_bytes(4, "big") + b"\x00\x04" + socket.inet_aton(address)
+    return header + question + record
+
+
+def dns_query(name):
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\x00"
+    return os.urandom(2) + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\x00\x01\x00\x01"
+
+
+def test_domain_indicator_alerts_on_a_lookup_and_the_connection_after_it(ward, admin_token, real_sensor):
+    tag = uuid.uuid4().hex[:8]
+    domain = f"c2-{tag}.example"
+    title = f"Bad domain {tag}"
+    add_indicator(ward, admin_token, domain, "DomainName", title)
+    time.sleep(1.5)
+    address = "127.0.0.3"  # loopback, answered for the name
+    listener = socket.socket()
+    listener.bind((address, 0))
+    listener.listen(1)
+    resolver = real_sensor["resolver"]
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(5)
+    try:
+        # A real lookup over UDP: the client asks, the resolver answers, the sensor reads the answer.
+        client.sendto(dns_query(f"www.{domain}"), resolver.getsockname())
+        query, asker = resolver.recvfrom(512)
+        resolver.sendto(dns_answer(query, address), asker)
+        answer, _ = client.recvfrom(512)
+        assert socket.inet_aton(address) in answer
+        conn = socket.create_connection((address, listener.getsockname()[1]))
+        accepted, _ = listener.accept()
+        found = wait_for(lambda: alerts_on(ward, admin_token, real_sensor["device"], title), 20)
+        assert found, real_sensor["log"].read_text()[-2000:]
+        assert any(e["url"] == f"www.{domain}" for e in found[0]["evidence"]), found[0]["evidence"]
+        # The connection carries the name it was looked up as, and folds into the same alert.
+        hunted = wait_for(lambda: hunt_rows(ward, admin_token, f"""
+            DeviceNetworkEvents | where DeviceId == '{real_sensor["device"]}' and RemoteUrl == 'www.{domain}'
+            | where ActionType == 'ConnectionSuccess' | project RemoteIP, RemotePort, InitiatingProcessId"""), 20)
+        assert hunted and hunted[0]["RemoteIP"] == address and hunted[0]["InitiatingProcessId"] == os.getpid(), hunted
+        lookups = hunt_rows(ward, admin_token, f"""
+            DeviceEvents | where DeviceId == '{real_sensor["device"]}' and ActionType == 'DnsQueryResponse'
+            | extend q = tostring(parse_json(AdditionalFields).DnsQueryString) | where q == 'www.{domain}'""")
+        assert len(lookups) == 1, lookups
+        assert len(alerts_on(ward, admin_token, real_sensor["device"], title)) == 1
+        conn.close()
+        accepted.close()
+    finally:
+        client.close()
+        listener.close()
+
+
+def hunt_rows(ward, token, query):
+    r = ward.post("/api/advancedqueries/run", token, json={"Query": query})
+    assert r.status_code == 200, r.text
+    return r.json()["Results"]
 
 
 def test_domain_and_cidr_indicators_and_allowed_suppression(ward, admin_token):
