@@ -7,6 +7,7 @@ PKGS=(
   libssl-dev libsqlite3-dev libargon2-dev libzstd-dev zlib1g-dev
   libsimdjson-dev rapidjson-dev libre2-dev libyaml-cpp-dev libhyperscan-dev
   libcli11-dev libfmt-dev
+  libnftables-dev libyara-dev libarchive-dev nftables iproute2 util-linux
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-16 libclang-rt-16-dev
   python3 python3-pytest python3-requests python3-msal python3-cryptography zstd
