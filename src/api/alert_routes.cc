@@ -380,17 +380,9 @@ void RegisterAlertRoutes(Api& api) {
   });
   api.Add("GET", "/api/machineactions/{id}", [](Call& call) {
     std::string id(call.req.PathParam("id"));
-    std::string not_found = "MachineAction " + id + " was not found";
-    auto a = state::Repo<state::MachineAction>(call.services.store).Get(call.tenant(), state::LowerAscii(id));
-    if (!a) {
-      if (Status st = call.Require(requirements::ReadMachines()); !st.ok()) return call.Fail(st);
-      return call.Fail(NotFound(not_found));
-    }
-    std::optional<int64_t> group;
-    if (auto m = state::Repo<state::Machine>(call.services.store).Get(call.tenant(), a->machine_id)) group = m->rbac_group_id;
-    if (Status st = call.services.authz.CheckDevice(call.principal, requirements::ReadMachines(), group, not_found); !st.ok()) {
-      return call.Fail(st);
-    }
+    auto a = FindOnMachineForCaller<state::MachineAction>(call, "MachineAction", id, state::LowerAscii(id),
+                                                          requirements::ReadMachines());
+    if (!a) return call.Fail(a.error());
     call.ODataEntity("MachineActions", MachineActionJson(*a));
   });
 }

@@ -33,6 +33,11 @@ class CustomDetections;
 class AlertWriter;
 }
 
+namespace ward::actions {
+class ActionService;
+class DownloadLinks;
+}
+
 namespace ward::api {
 
 class MachineCatalog;
@@ -57,6 +62,9 @@ struct Services {
   std::shared_ptr<kql::QueryAdmission> hunting_admission = std::make_shared<kql::QueryAdmission>(1);
   // In-memory machines and their alerts (machine_catalog.h); set by RegisterMachineRoutes.
   std::shared_ptr<MachineCatalog> machine_catalog;
+  actions::ActionService* actions = nullptr;  // machine actions; null when not wired (unit tests)
+  std::shared_ptr<actions::DownloadLinks> download_links;  // signed links to action files
+  std::string library_dir;                    // live-response library bytes (<data-dir>/library)
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };
@@ -153,9 +161,15 @@ void RegisterCustomDetectionRoutes(Api& api);  // custom_detection_routes.cc: Gr
 void RegisterHuntingRoutes(Api& api);      // hunting_routes.cc: advanced hunting (KQL)
 void RegisterAuditRoutes(Api& api);        // audit_routes.cc
 void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding
+void RegisterActionRoutes(Api& api);       // action_routes.cc: response actions, their sensor channel, library
 // metadata_routes.cc: /api/$metadata, /api (service document), /api/openapi.json. Register it last:
 // the OpenAPI document lists the routes registered when it is requested.
 void RegisterMetadataRoutes(Api& api);
+
+// Replies on the sensor channel (/sensor/v1/*): a JSON body, and the MDE error envelope (401 asks for
+// the WardDevice scheme).
+void JsonReply(http::Response& res, int status, std::string body);
+void SensorError(http::Request& req, http::Response& res, const Status& st, std::string_view code = "");
 
 // Requirements shared by route files.
 namespace requirements {

@@ -438,16 +438,7 @@ Result<state::Machine> FindMachineForCaller(Call& call, std::string_view key, co
 }
 
 Result<state::Alert> FindAlertForCaller(Call& call, std::string_view id, const rbac::Requirement& need) {
-  std::string not_found = "Alert " + std::string(id) + " was not found";
-  auto a = state::Repo<state::Alert>(call.services.store).Get(call.tenant(), id);
-  if (!a) {
-    WARD_RETURN_IF_ERROR(call.Require(need));
-    return Err(NotFound(not_found));
-  }
-  std::optional<int64_t> group;
-  if (auto m = state::Repo<state::Machine>(call.services.store).Get(call.tenant(), a->machine_id)) group = m->rbac_group_id;
-  WARD_RETURN_IF_ERROR(call.services.authz.CheckDevice(call.principal, need, group, not_found));
-  return *a;
+  return FindOnMachineForCaller<state::Alert>(call, "Alert", id, id, need);
 }
 
 void RespondAlerts(Call& call, const CallerView& view, std::vector<const state::Alert*> alerts) {

@@ -71,6 +71,23 @@ Result<CallerView> LoadCallerView(Call& call, bool with_alerts = true);
 // A machine by id or computer name for the caller; NotFound when absent or out of scope (same
 // answer, so existence is not revealed), PermissionDenied without the permission.
 Result<state::Machine> FindMachineForCaller(Call& call, std::string_view key, const rbac::Requirement& need);
+// A record that belongs to a machine (alert, machine action) by id, for a caller who may see that
+// machine: NotFound("<entity> <id> was not found") otherwise, as MDE hides what is out of scope, and
+// PermissionDenied only when the caller lacks the permission itself. `key` is the stored id.
+template <class R>
+Result<R> FindOnMachineForCaller(Call& call, std::string_view entity, std::string_view id, std::string_view key,
+                                 const rbac::Requirement& need) {
+  std::string not_found = std::string(entity) + " " + std::string(id) + " was not found";
+  auto r = state::Repo<R>(call.services.store).Get(call.tenant(), key);
+  if (!r) {
+    WARD_RETURN_IF_ERROR(call.Require(need));
+    return Err(NotFound(not_found));
+  }
+  std::optional<int64_t> group;
+  if (auto m = state::Repo<state::Machine>(call.services.store).Get(call.tenant(), r->machine_id)) group = m->rbac_group_id;
+  WARD_RETURN_IF_ERROR(call.services.authz.CheckDevice(call.principal, need, group, not_found));
+  return r;
+}
 // An alert by id for the caller, scoped by its machine's group, with the same rules.
 Result<state::Alert> FindAlertForCaller(Call& call, std::string_view id, const rbac::Requirement& need);
 

@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "api/entities.h"
 #include "api/machine_catalog.h"
+#include "api/validators.h"
 #include "events/schema.h"
 #include "common/time.h"
 #include "ingest/devices.h"
@@ -126,13 +127,6 @@ Status CollectTimeline(events::EventStore& store, const state::Machine& m, const
 // ---- bodies and arguments ---------------------------------------------------------------------
 
 // MDE body parameter names are case-sensitive (mde-api.md §3).
-Result<std::string> RequiredString(const json::Value& body, const char* name) {
-  const json::Value* v = body.Find(name);
-  if (!v || v->is_null()) return Err(InvalidArgument(std::string("Parameter ") + name + " is missing"));
-  if (!v->is_string()) return Err(InvalidArgument(std::string("Request body is incorrect: ") + name + " must be a string"));
-  return v->as_string();
-}
-
 Status CheckTag(const std::string& tag) {
   if (tag.empty() || tag.size() > 200) return InvalidArgument("A tag must have 1 to 200 characters");
   for (unsigned char c : tag) {

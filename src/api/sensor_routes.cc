@@ -9,7 +9,6 @@
 #include "ingest/sensor_policy.h"
 
 namespace ward::api {
-namespace {
 
 void JsonReply(http::Response& res, int status, std::string body) {
   res.status = status;
@@ -17,11 +16,13 @@ void JsonReply(http::Response& res, int status, std::string body) {
   res.body = std::move(body);
 }
 
-void SensorError(http::Request& req, http::Response& res, const Status& st, std::string_view code = "") {
+void SensorError(http::Request& req, http::Response& res, const Status& st, std::string_view code) {
   HttpError e = MapStatus(st);
   JsonReply(res, e.status, ErrorBody(code.empty() ? e.code : code, st.message(), req.request_id));
   if (e.status == 401) res.headers.Set("WWW-Authenticate", "WardDevice");
 }
+
+namespace {
 
 const rbac::Requirement& ManageSecuritySettings() {
   static const rbac::Requirement r{{"Ward.Settings.ReadWrite.All"}, {"Ward.Settings.ReadWrite"},

@@ -1,5 +1,7 @@
 #include "api/validators.h"
 
+#include "json/json.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -124,6 +126,13 @@ std::optional<std::string> CanonicalAlertSeverity(std::string_view severity) {
     }
   }
   return std::nullopt;
+}
+
+Result<std::string> RequiredString(const json::Value& body, const char* name) {
+  const json::Value* v = body.Find(name);
+  if (!v || v->is_null()) return Err(InvalidArgument(std::string("Parameter ") + name + " is missing"));
+  if (!v->is_string()) return Err(InvalidArgument(std::string("Request body is incorrect: ") + name + " must be a string"));
+  return v->as_string();
 }
 
 }  // namespace ward::api

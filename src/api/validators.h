@@ -11,7 +11,15 @@
 
 #include "common/status.h"
 
+namespace ward::json {
+class Value;
+}
+
 namespace ward::api {
+
+// A required string member of a request body: "Parameter <name> is missing" (MissingRequiredParameter)
+// when absent or null, InvalidRequestBody when not a string.
+Result<std::string> RequiredString(const json::Value& body, const char* name);
 
 struct FileHash {
   enum class Kind { kSha1, kSha256 };

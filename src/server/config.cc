@@ -57,7 +57,24 @@ Result<Config> LoadConfig(const std::string& data_dir) {
   auto doc = json::Value::Parse(ss.str());
   if (!doc) return Err(InvalidArgument("config.json: " + doc.error().message()));
   if (!doc->is_object()) return Err(InvalidArgument("config.json must hold an object"));
-  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits", "retentionDays", "hunting"}, "the top level"));
+  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits", "retentionDays", "hunting", "actions"}, "the top level"));
+  if (const json::Value* a = doc->Find("actions")) {
+    if (!a->is_object()) return Err(InvalidArgument("config.json: actions must be an object"));
+    WARD_RETURN_IF_ERROR(CheckKeys(*a, {"pendingTimeoutSeconds", "runningTimeoutSeconds", "longPolls"}, "actions"));
+    for (auto [key, out] : {std::pair{"pendingTimeoutSeconds", &cfg.action_pending_timeout_s},
+                            std::pair{"runningTimeoutSeconds", &cfg.action_running_timeout_s}}) {
+      if (const json::Value* v = a->Find(key)) {
+        if (!v->is_int() || v->as_int() < 1 || v->as_int() > 30LL * 24 * 3600) {
+          return Err(InvalidArgument(std::string("config.json: actions.") + key + " must be 1 to 2592000"));
+        }
+        *out = v->as_int();
+      }
+    }
+    if (const json::Value* v = a->Find("longPolls")) {
+      if (!v->is_int() || v->as_int() < 1 || v->as_int() > 1024) return Err(InvalidArgument("config.json: actions.longPolls must be 1 to 1024"));
+      cfg.action_long_polls = static_cast<int>(v->as_int());
+    }
+  }
   if (auto u = doc->GetString("publicUrl")) cfg.public_url = *u;
   if (auto l = doc->GetString("logLevel")) {
     if (*l != "debug" && *l != "info" && *l != "warn" && *l != "error") {

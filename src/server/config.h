@@ -10,7 +10,10 @@
 //   "limits": {"maxBodyBytes": 16777216, "maxHeaderBytes": 16384},
 //   "retentionDays": 30,
 //   "hunting": {"maxRows": 100000, "maxResultBytes": 130023424, "timeoutSeconds": 200, "lookbackDays": 30,
-//               "concurrentQueries": 1}                // queries running at once, shared fairly by tenants
+//               "concurrentQueries": 1},               // queries running at once, shared fairly by tenants
+//   "actions": {"pendingTimeoutSeconds": 259200,     // a device that never picks an action up: TimeOut
+//               "runningTimeoutSeconds": 86400,      // an action whose device stopped reporting: TimeOut
+//               "longPolls": 4}                      // sensors waiting at once (each holds an HTTP thread)
 // }
 #include <string>
 
@@ -29,6 +32,9 @@ struct Config {
   int retention_days = 30;  // telemetry in the columnar store
   kql::QueryOptions hunting;  // MDE's limits by default (100,000 rows, 124 MB, 200 s, 30 days)
   int hunting_slots = 0;      // concurrent hunting queries; 0 = half the cores (each query uses two threads)
+  int64_t action_pending_timeout_s = 3 * 24 * 3600;  // MDE queues actions for offline devices for 3 days
+  int64_t action_running_timeout_s = 24 * 3600;
+  int action_long_polls = 0;  // 0 = a quarter of the HTTP threads
 };
 
 // MDE's per-endpoint exceptions to the 100/min + 1,500/h default (reference/mde-api.md §6).

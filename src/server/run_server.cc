@@ -9,6 +9,7 @@
 #include <thread>
 #include <filesystem>
 
+#include "actions/action_service.h"
 #include "api/api.h"
 #include "detect/custom_detection.h"
 #include "detect/detection_engine.h"
@@ -167,7 +168,19 @@ Status Serve(const ServeOptions& o) {
   ingest::IngestService ingest_service(*event_log, schema, registry);
   WARD_RETURN_IF_ERROR(ingest_service.RebuildDedupIndex());
 
+  actions::ActionOptions action_options;
+  action_options.files_dir = o.data_dir + "/actions";
+  action_options.pending_timeout = std::chrono::seconds(cfg.action_pending_timeout_s);
+  action_options.running_timeout = std::chrono::seconds(cfg.action_running_timeout_s);
+  action_options.max_long_polls = cfg.action_long_polls > 0 ? cfg.action_long_polls : std::max(2, http_opts.threads / 4);
+  actions::ActionService action_service(*store, action_options);
+  action_service.Start();
+  WARD_ASSIGN_OR_RETURN(std::string link_key, actions::LoadOrCreateLinkKey(o.data_dir + "/actions/links.key"));
+
   api::Services services{*store, keys, tokens, authz, limiter, registry};
+  services.actions = &action_service;
+  services.download_links = std::make_shared<actions::DownloadLinks>(link_key);
+  services.library_dir = o.data_dir + "/library";
   services.ingest = &ingest_service;
   services.event_store = event_store.get();
   services.event_log = event_log.get();
@@ -192,6 +205,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterHuntingRoutes(api);
   api::RegisterAuditRoutes(api);
   api::RegisterSensorRoutes(api);
+  api::RegisterActionRoutes(api);
   api::RegisterMetadataRoutes(api);  // last: its $metadata/openapi.json describe all the groups above
 
   // Block the signals in every thread; the main thread waits for them below.

@@ -1,4 +1,5 @@
 #include "state/records.h"
+#include "state/state_store.h"
 
 namespace ward::state {
 namespace {
@@ -161,7 +162,14 @@ template <class V> void VisitFields(MachineAction& r, V& v) {
   v("cancellationRequestor", r.cancellation_requestor); v("cancellationComment", r.cancellation_comment);
   v("cancellationMs", r.cancellation_ms); v("title", r.title); v("relatedFileIdentifier", r.related_file_identifier);
   v("relatedFileIdentifierType", r.related_file_identifier_type); v("errorHResult", r.error_hresult);
-  v("commandsJson", r.commands_json);
+  v("commandsJson", r.commands_json); v("paramsJson", r.params_json); v("resultJson", r.result_json);
+  v("failureReason", r.failure_reason); v("sensorUpdateMs", r.sensor_update_ms);
+}
+template <class V> void VisitFields(LibraryFile& r, V& v) {
+  v("tenantId", r.tenant_id); v("fileName", r.file_name); v("id", r.id); v("sha256", r.sha256); v("size", r.size);
+  v("description", r.description); v("parametersDescription", r.parameters_description);
+  v("createdBy", r.created_by); v("hasParameters", r.has_parameters); v("creationMs", r.creation_ms);
+  v("lastUpdatedMs", r.last_updated_ms);
 }
 template <class V> void VisitFields(Indicator& r, V& v) {
   v("tenantId", r.tenant_id); v("id", r.id); v("indicatorValue", r.indicator_value);
@@ -280,10 +288,21 @@ json::Value ToJson(const MachineAction& r) { return Encode(r); }
 json::Value ToJson(const Indicator& r) { return Encode(r); }
 Result<Alert> AlertFromJson(const json::Value& v) { return Decode<Alert>(v); }
 Result<MachineAction> MachineActionFromJson(const json::Value& v) { return Decode<MachineAction>(v); }
+json::Value ToJson(const LibraryFile& r) { return Encode(r); }
+Result<LibraryFile> LibraryFileFromJson(const json::Value& v) { return Decode<LibraryFile>(v); }
 Result<Indicator> IndicatorFromJson(const json::Value& v) { return Decode<Indicator>(v); }
 json::Value ToJson(const DetectionRule& r) { return Encode(r); }
 Result<DetectionRule> DetectionRuleFromJson(const json::Value& v) { return Decode<DetectionRule>(v); }
 json::Value ToJson(const CustomDetectionRule& r) { return Encode(r); }
 Result<CustomDetectionRule> CustomDetectionRuleFromJson(const json::Value& v) { return Decode<CustomDetectionRule>(v); }
+
+std::string OpenActionKey(const MachineAction& a) {
+  if (a.IsFinal()) return "";
+  // Isolate/Unisolate and Restrict/Unrestrict exclude each other; other types only themselves.
+  std::string family = a.type;
+  if (family == "Unisolate") family = "Isolate";
+  if (family == "UnrestrictCodeExecution") family = "RestrictCodeExecution";
+  return "open:" + a.machine_id + ":" + family;
+}
 
 }  // namespace ward::state

@@ -269,6 +269,25 @@ struct MachineAction {
   std::string related_file_identifier, related_file_identifier_type;  // Sha1 | Sha256 | Md5
   std::optional<int64_t> error_hresult;
   std::string commands_json;
+  // Not part of the MDE shape: what the sensor is sent ({"Sha1"}, {"Commands"}, ...), what it reported
+  // back (details of what was done, or the failure), and when it last reported.
+  std::string params_json;
+  std::string result_json;
+  std::string failure_reason;
+  int64_t sensor_update_ms = 0;
+  bool IsFinal() const { return status == "Succeeded" || status == "Failed" || status == "TimeOut" || status == "Cancelled"; }
+};
+
+// A live-response library file (MDE LibraryFile entity); the bytes live under <data-dir>/library/.
+struct LibraryFile {
+  std::string tenant_id;
+  std::string file_name;  // the id; compared case-insensitively (stored lower-case in `id`)
+  std::string id;
+  std::string sha256;  // hex
+  int64_t size = 0;
+  std::string description, parameters_description, created_by;
+  bool has_parameters = false;
+  int64_t creation_ms = 0, last_updated_ms = 0;
 };
 
 // A threat indicator (MDE Indicator entity).
@@ -342,6 +361,7 @@ json::Value ToJson(const UsedAssertion& r);
 json::Value ToJson(const EnrollmentKey& r);
 json::Value ToJson(const Alert& r);
 json::Value ToJson(const MachineAction& r);
+json::Value ToJson(const LibraryFile& r);
 json::Value ToJson(const Indicator& r);
 json::Value ToJson(const DetectionRule& r);
 json::Value ToJson(const CustomDetectionRule& r);
@@ -357,6 +377,7 @@ Result<UsedAssertion> UsedAssertionFromJson(const json::Value& v);
 Result<EnrollmentKey> EnrollmentKeyFromJson(const json::Value& v);
 Result<Alert> AlertFromJson(const json::Value& v);
 Result<MachineAction> MachineActionFromJson(const json::Value& v);
+Result<LibraryFile> LibraryFileFromJson(const json::Value& v);
 Result<Indicator> IndicatorFromJson(const json::Value& v);
 Result<DetectionRule> DetectionRuleFromJson(const json::Value& v);
 Result<CustomDetectionRule> CustomDetectionRuleFromJson(const json::Value& v);

@@ -23,6 +23,7 @@ const char* KindName(Kind kind) {
     case Kind::kIndicator: return "indicator";
     case Kind::kDetectionRule: return "detection_rule";
     case Kind::kCustomDetectionRule: return "custom_detection_rule";
+    case Kind::kLibraryFile: return "library_file";
   }
   return "unknown";
 }

@@ -23,7 +23,8 @@
 namespace ward::state {
 
 enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion,
-                  kEnrollmentKey, kAlert, kMachineAction, kIndicator, kDetectionRule, kCustomDetectionRule };
+                  kEnrollmentKey, kAlert, kMachineAction, kIndicator, kDetectionRule, kCustomDetectionRule,
+                  kLibraryFile };
 const char* KindName(Kind kind);
 
 struct Document {
@@ -110,7 +111,11 @@ WARD_RECORD_TRAITS(RefreshToken, Kind::kRefreshToken, r.token_hash, "", RefreshT
 WARD_RECORD_TRAITS(UsedAssertion, Kind::kUsedAssertion, r.jti_hash, "", UsedAssertionFromJson);
 WARD_RECORD_TRAITS(EnrollmentKey, Kind::kEnrollmentKey, r.id, "", EnrollmentKeyFromJson);
 WARD_RECORD_TRAITS(Alert, Kind::kAlert, r.id, "", AlertFromJson);
-WARD_RECORD_TRAITS(MachineAction, Kind::kMachineAction, r.id, "", MachineActionFromJson);
+// While an action is open, its machine and family are its unique key: the store refuses a second open
+// action of the same family on a device ("Action is already in progress"), across nodes too.
+std::string OpenActionKey(const MachineAction& a);
+WARD_RECORD_TRAITS(MachineAction, Kind::kMachineAction, r.id, OpenActionKey(r), MachineActionFromJson);
+WARD_RECORD_TRAITS(LibraryFile, Kind::kLibraryFile, r.id, "", LibraryFileFromJson);
 // One indicator per (type, value): POST /api/indicators upserts on it.
 WARD_RECORD_TRAITS(Indicator, Kind::kIndicator, r.id, LowerAscii(r.indicator_type + ":" + r.indicator_value), IndicatorFromJson);
 WARD_RECORD_TRAITS(DetectionRule, Kind::kDetectionRule, r.id, "", DetectionRuleFromJson);
