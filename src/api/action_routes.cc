@@ -202,6 +202,135 @@ void RespondLink(Call& call, const state::MachineAction& a, int index) {
   call.Json(200, w.Take());
 }
 
+// A request body for one action type, checked once (also for bulk requests).
+struct ActionBody {
+  const rbac::Requirement* need = nullptr;  // what the caller needs on each device
+  std::string comment, external_id, scope, related_file, related_file_type, commands;
+  json::Value params = json::Value::Object();
+};
+
+// `code` receives the MDE error code for a refusal ("" = the status's own).
+Result<ActionBody> ParseActionBody(Call& call, const ActionRoute& route, const json::Value& body, std::string* code) {
+  ActionBody a;
+  const std::string type = route.type;
+  a.need = &route.need;
+  if (type == "LiveResponse") {
+    bool advanced = false;
+    WARD_ASSIGN_OR_RETURN(a.commands, LiveResponseCommands(call.services, call.tenant(), body, &advanced));
+    // Advanced commands need "Live response advanced"; basic ones either level.
+    if (advanced || !call.Require(route.need).ok()) a.need = &LiveResponseAdvanced();
+  }
+  WARD_ASSIGN_OR_RETURN(a.comment, RequiredString(body, "Comment"));
+  if (auto ext = body.GetString("ExternalID")) a.external_id = *ext;
+  Status bad;
+  if (type == "Isolate") {
+    auto scope = OptionalEnum(body, "IsolationType", {"Full", "Selective", "UnManagedDevice"}, "Full", &bad);
+    if (!scope) return Err(bad);
+    if (*scope == "UnManagedDevice") {
+      *code = "OsPlatformNotSupported";
+      return Err(InvalidArgument("IsolationType UnManagedDevice contains devices without a sensor; this device has one"));
+    }
+    a.scope = *scope;
+    a.params.Set("IsolationType", *scope);
+  } else if (type == "RunAntiVirusScan") {
+    auto scope = OptionalEnum(body, "ScanType", {"Quick", "Full"}, "Quick", &bad);
+    if (!scope) return Err(bad);
+    a.scope = *scope;
+    a.params.Set("ScanType", *scope);
+  } else if (type == "StopAndQuarantineFile") {
+    WARD_ASSIGN_OR_RETURN(std::string sha1, RequiredString(body, "Sha1"));
+    auto hash = ParseFileHash(sha1);
+    if (!hash || hash->kind != FileHash::Kind::kSha1) {
+      *code = "InvalidHashValue";
+      return Err(InvalidArgument(sha1 + " is invalid"));
+    }
+    a.related_file = hash->hex;
+    a.related_file_type = "Sha1";
+    a.params.Set("Sha1", hash->hex);
+  }
+  return a;
+}
+
+Result<state::MachineAction> CreateAction(Call& call, const ActionRoute& route, const ActionBody& body,
+                                          const state::Machine& machine, std::string* code) {
+  actions::NewAction n;
+  n.tenant_id = call.tenant();
+  n.machine = &machine;
+  n.type = route.type;
+  n.scope = body.scope;
+  n.requestor = Requestor(call);
+  n.comment = body.comment;
+  n.external_id = body.external_id;
+  n.related_file = body.related_file;
+  n.related_file_type = body.related_file_type;
+  n.commands_json = body.commands;
+  n.title = n.type + " by " + n.requestor;
+  // The device group's automation level decides whether scan detections are remediated on the spot.
+  json::Value params = body.params;
+  std::string remediation = "No automated response";
+  if (machine.rbac_group_id) {
+    if (auto g = state::Repo<state::DeviceGroup>(call.services.store).Get(call.tenant(), std::to_string(*machine.rbac_group_id))) {
+      remediation = g->remediation_level;
+    }
+  }
+  params.Set("RemediationLevel", remediation);
+  n.params_json = params.Serialize();
+  auto created = call.services.actions->Create(n, NowMs());
+  if (!created && created.error().code() == StatusCode::kFailedPrecondition) {
+    *code = n.type == "LiveResponse" ? "ActiveRequestAlreadyExists" : "BadRequest";
+  }
+  return created;
+}
+
+// The machines a bulk request names: "MachineIds" (up to 10,000), or all machines with "MachineTag",
+// or all machines of the device group "RbacGroupName".
+Result<std::vector<state::Machine>> BulkTargets(Call& call, const json::Value& body) {
+  constexpr size_t kMaxBulk = 10000;
+  std::vector<state::Machine> out;
+  state::Repo<state::Machine> repo(call.services.store);
+  if (const json::Value* ids = body.FindCaseInsensitive("MachineIds"); ids && !ids->is_null()) {
+    auto list = state::ReadStringArray(ids);
+    if (!list || list->empty()) return Err(InvalidArgument("Request body is incorrect: MachineIds must be a non-empty array of strings"));
+    if (list->size() > kMaxBulk) return Err(ResourceExhausted("Received: " + std::to_string(list->size()) + ", allowed: " + std::to_string(kMaxBulk)));
+    for (const std::string& id : *list) {
+      auto m = repo.Get(call.tenant(), state::LowerAscii(id));
+      if (!m) {
+        state::Machine missing;
+        missing.id = id;
+        out.push_back(std::move(missing));  // no tenant: reported as not found
+        continue;
+      }
+      out.push_back(std::move(*m));
+    }
+    return out;
+  }
+  auto tag = body.GetString("MachineTag");
+  auto group = body.GetString("RbacGroupName");
+  if (!tag && !group) return Err(InvalidArgument("Parameter MachineIds is missing"));
+  std::optional<int64_t> group_id;
+  if (group) {
+    auto groups = state::Repo<state::DeviceGroup>(call.services.store).List(call.tenant());
+    if (!groups) return Err(groups.error());
+    for (const auto& g : *groups) {
+      if (EqualsIgnoreCase(g.name, *group)) group_id = g.id;
+    }
+    if (!group_id) return Err(NotFound("Device group " + *group + " was not found"));
+  }
+  auto all = repo.List(call.tenant());
+  if (!all) return Err(all.error());
+  for (state::Machine& m : *all) {
+    if (m.offboarded) continue;
+    auto has_tag = [&](const std::vector<std::string>& tags) {
+      return std::any_of(tags.begin(), tags.end(), [&](const std::string& t) { return EqualsIgnoreCase(t, *tag); });
+    };
+    if (tag && !has_tag(m.tags) && !has_tag(m.api_tags)) continue;
+    if (group_id && m.rbac_group_id != group_id) continue;
+    out.push_back(std::move(m));
+    if (out.size() > kMaxBulk) return Err(ResourceExhausted("Received: more than " + std::to_string(kMaxBulk) + " machines, allowed: " + std::to_string(kMaxBulk)));
+  }
+  return out;
+}
+
 }  // namespace
 
 void RegisterActionRoutes(Api& api) {
@@ -213,75 +342,71 @@ void RegisterActionRoutes(Api& api) {
       if (!call.services.actions) return call.Fail(Unavailable("machine actions are not running"));
       auto body = call.JsonBody();
       if (!body) return call.Fail(body.error());
-      const std::string type = route.type;
-      bool advanced = false;
-      std::string commands;
-      if (type == "LiveResponse") {
-        auto c = LiveResponseCommands(call.services, call.tenant(), *body, &advanced);
-        if (!c) return call.Fail(c.error());
-        commands = std::move(*c);
-      }
-      // Live response: advanced commands need "Live response advanced"; basic ones either level.
-      const rbac::Requirement* need = &route.need;
-      if (type == "LiveResponse" && (advanced || !call.Require(route.need).ok())) need = &LiveResponseAdvanced();
-      auto machine = FindMachineForCaller(call, call.req.PathParam("id"), *need);
+      std::string code;
+      auto parsed = ParseActionBody(call, route, *body, &code);
+      if (!parsed) return call.Fail(parsed.error(), code);
+      auto machine = FindMachineForCaller(call, call.req.PathParam("id"), *parsed->need);
       if (!machine) return call.Fail(machine.error());
-      auto comment = RequiredString(*body, "Comment");
-      if (!comment) return call.Fail(comment.error());
-      actions::NewAction n;
-      n.tenant_id = call.tenant();
-      n.machine = &*machine;
-      n.type = type;
-      n.requestor = Requestor(call);
-      n.comment = *comment;
-      if (auto ext = body->GetString("ExternalID")) n.external_id = *ext;
-      json::Value params = json::Value::Object();
-      Status bad;
-      if (type == "Isolate") {
-        auto scope = OptionalEnum(*body, "IsolationType", {"Full", "Selective", "UnManagedDevice"}, "Full", &bad);
-        if (!scope) return call.Fail(bad);
-        if (*scope == "UnManagedDevice") {
-          return call.Fail(InvalidArgument("IsolationType UnManagedDevice contains devices without a sensor; this device has one"),
-                           "OsPlatformNotSupported");
-        }
-        n.scope = *scope;
-        params.Set("IsolationType", *scope);
-      } else if (type == "RunAntiVirusScan") {
-        auto scope = OptionalEnum(*body, "ScanType", {"Quick", "Full"}, "Quick", &bad);
-        if (!scope) return call.Fail(bad);
-        n.scope = *scope;
-        params.Set("ScanType", *scope);
-      } else if (type == "StopAndQuarantineFile") {
-        auto sha1 = RequiredString(*body, "Sha1");
-        if (!sha1) return call.Fail(sha1.error());
-        auto hash = ParseFileHash(*sha1);
-        if (!hash || hash->kind != FileHash::Kind::kSha1) return call.Fail(InvalidArgument(*sha1 + " is invalid"), "InvalidHashValue");
-        n.related_file = hash->hex;
-        n.related_file_type = "Sha1";
-        params.Set("Sha1", hash->hex);
-      }
-      // The device group's automation level decides whether scan detections are remediated on the spot.
-      std::string remediation = "No automated response";
-      if (machine->rbac_group_id) {
-        if (auto g = state::Repo<state::DeviceGroup>(call.services.store).Get(call.tenant(), std::to_string(*machine->rbac_group_id))) {
-          remediation = g->remediation_level;
-        }
-      }
-      params.Set("RemediationLevel", remediation);
-      n.params_json = params.Serialize();
-      n.commands_json = commands;
-      n.title = type + " by " + n.requestor;
-      auto created = call.services.actions->Create(n, NowMs());
-      if (!created) {
-        if (created.error().code() == StatusCode::kFailedPrecondition) {
-          return call.Fail(created.error(), type == "LiveResponse" ? "ActiveRequestAlreadyExists" : "BadRequest");
-        }
-        return call.Fail(created.error());
-      }
+      auto created = CreateAction(call, route, *parsed, *machine, &code);
+      if (!created) return call.Fail(created.error(), code);
       call.audit_target = "machineAction:" + created->id + " machine:" + machine->id;
       call.ODataEntity("MachineActions", MachineActionJson(*created), 201);
     });
   }
+
+  // Ward extension: one request, one MachineAction per device, for a list of machine ids, a tag or a
+  // device group. Devices the caller may not see or act on are reported per device, like MDE's
+  // batch APIs report per item.
+  api.Add("POST", "/api/machineactions/bulk", [](Call& call) {
+    if (!call.services.actions) return call.Fail(Unavailable("machine actions are not running"));
+    auto body = call.JsonBody();
+    if (!body) return call.Fail(body.error());
+    auto type = RequiredString(*body, "Type");
+    if (!type) return call.Fail(type.error());
+    const ActionRoute* route = nullptr;
+    for (const ActionRoute& r : ActionRoutes()) {
+      if (EqualsIgnoreCase(r.type, *type) || EqualsIgnoreCase(r.path, *type)) route = &r;
+    }
+    if (!route || std::string_view(route->type) == "Offboard") {
+      return call.Fail(InvalidArgument("Type must be a machine action type (Isolate, RunAntiVirusScan, ...)"));
+    }
+    std::string code;
+    auto parsed = ParseActionBody(call, *route, *body, &code);
+    if (!parsed) return call.Fail(parsed.error(), code);
+    if (Status st = call.Require(*parsed->need); !st.ok()) return call.Fail(st);
+    auto targets = BulkTargets(call, *body);
+    if (!targets) return call.Fail(targets.error(), targets.error().code() == StatusCode::kResourceExhausted ? "MaximumBatchSizeExceeded" : "");
+    json::Writer w;
+    w.StartObject().KV("@odata.context", call.BaseUrl() + "/api/$metadata#MachineActions").Key("value").StartArray();
+    std::vector<std::pair<std::string, Status>> errors;
+    int created_count = 0;
+    for (const state::Machine& m : *targets) {
+      std::string not_found = "Machine " + m.id + " was not found";
+      if (m.tenant_id.empty()) {  // named but not in the store
+        errors.emplace_back(m.id, NotFound(not_found));
+        continue;
+      }
+      if (Status st = call.services.authz.CheckDevice(call.principal, *parsed->need, m.rbac_group_id, not_found); !st.ok()) {
+        errors.emplace_back(m.id, st);
+        continue;
+      }
+      std::string item_code;
+      auto created = CreateAction(call, *route, *parsed, m, &item_code);
+      if (!created) {
+        errors.emplace_back(m.id, created.error());
+        continue;
+      }
+      w.Val(MachineActionJson(*created));
+      ++created_count;
+    }
+    w.EndArray().Key("errors").StartArray();
+    for (const auto& [id, st] : errors) {
+      w.StartObject().KV("machineId", id).KV("code", MapStatus(st).code).KV("message", st.message()).EndObject();
+    }
+    w.EndArray().EndObject();
+    call.audit_target = std::string(route->type) + " x" + std::to_string(created_count);
+    call.Json(200, w.Take());
+  });
 
   api.Add("POST", "/api/machineactions/{id}/cancel", [](Call& call) {
     if (!call.services.actions) return call.Fail(Unavailable("machine actions are not running"));
@@ -460,12 +585,10 @@ void RegisterActionRoutes(Api& api) {
     if (!a) return SensorError(req, res, a.error());
     // Offboarding ends the device's access once it has stopped collecting.
     if (a->type == "Offboard" && a->status == "Succeeded") {
-      (void)state::Repo<state::Machine>(s.store).Mutate(device->tenant_id, device->id, [](state::Machine& m) -> Status {
-        m.onboarding_status = "Offboarded";
-        m.health_status = "Inactive";
-        m.credential_hash.clear();
-        return Status::Ok();
-      });
+      if (Status st = ingest::RevokeCredential(s.store, device->tenant_id, device->id, true); !st.ok()) {
+        return SensorError(req, res, st);
+      }
+      s.authz.Invalidate();
     }
     JsonReply(res, 200, "{\"status\":" + json::Quote(a->status) + "}");
   });

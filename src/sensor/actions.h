@@ -5,6 +5,7 @@
 // investigation packages, live response). The simulator has its own executor with plausible
 // outcomes, so the same channel serves real and simulated devices.
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -53,6 +54,21 @@ class ActionContext {
   virtual std::string WorkDir() const = 0;
 };
 
+class EventSink;
+class ProcessTable;
+class HashCache;
+
+// What an executor may use of the running sensor. Pointers outlive the executor.
+struct ExecutorEnvironment {
+  EventSink* sink = nullptr;         // for the events actions produce (blocks, detections)
+  ProcessTable* processes = nullptr;
+  HashCache* hashes = nullptr;
+  std::string state_dir;
+  std::string sensor_log;            // the sensor's own log file, for packages ("" = none)
+  // Downloads a live-response library file into dest_dir and returns its path.
+  std::function<Result<std::string>(const std::string& file_name, const std::string& dest_dir)> fetch_library;
+};
+
 class ActionExecutor {
  public:
   virtual ~ActionExecutor() = default;
@@ -64,6 +80,10 @@ class ActionExecutor {
   virtual void Restore() {}
   // The sensor's enforcement policy changed (state/policy.json: blocking indicators of its group).
   virtual void PolicyChanged(const json::Value& policy) { (void)policy; }
+  // Every DNS answer the sensor saw (for blocking domains by the addresses they resolve to).
+  virtual void DnsAnswer(const std::string& name, const std::vector<std::string>& addresses, uint32_t ttl) {
+    (void)name, (void)addresses, (void)ttl;
+  }
 };
 
 }  // namespace ward::sensor

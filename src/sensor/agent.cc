@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "sensor/batcher.h"
+#include "sensor/action_channel.h"
 #include "sensor/disk_queue.h"
 #include "sensor/dns_collector.h"
 #include "sensor/file_collector.h"
@@ -116,6 +117,11 @@ int RunSensor(const SensorOptions& options) {
     return f;
   };
   uopt.ip_addresses = [] { return LocalIpAddresses(); };
+  // New enforcement policies go to the action executor once it exists (set below).
+  std::atomic<ActionExecutor*> policy_target{nullptr};
+  uopt.on_policy = [&policy_target](const json::Value& policy) {
+    if (ActionExecutor* e = policy_target.load()) e->PolicyChanged(policy);
+  };
   Uploader uploader(queue->get(), uopt, identity);
   uploader.Start();
 
@@ -134,9 +140,43 @@ int RunSensor(const SensorOptions& options) {
   FileCollector file_collector(&batcher, &processes, &hashes, fopt);
   if (Status st = file_collector.Start(); !st.ok()) log::Error("file collector", {{"error", st.message()}});
 
+  // Response actions: the executor re-applies what must survive restarts before anything else runs.
+  std::unique_ptr<ActionChannel> channel;
+  std::unique_ptr<ActionExecutor> executor;
+  if (options.make_executor) {
+    ExecutorEnvironment env;
+    env.sink = &batcher;
+    env.processes = &processes;
+    env.hashes = &hashes;
+    env.state_dir = options.state_dir;
+    env.fetch_library = [&channel](const std::string& name, const std::string& dir) -> Result<std::string> {
+      if (!channel) return Err(Unavailable("the action channel is not running"));
+      return channel->FetchLibraryFile(name, dir);
+    };
+    executor = options.make_executor(env);
+    executor->Restore();
+    policy_target = executor.get();
+    if (auto text = ReadFile(JoinPath(options.state_dir, "policy.json"))) {
+      if (auto policy = json::Value::Parse(*text)) executor->PolicyChanged(*policy);
+    }
+  }
+
   DnsCache dns_names;
   DnsCollectorOptions dopt;
   dopt.ports = options.dns_ports;
+  if (executor) {
+    dopt.on_answer = [ex = executor.get()](const DnsResponse& r) {
+      std::vector<std::string> addresses;
+      uint32_t ttl = 0;
+      for (const DnsRecord& rec : r.answers) {
+        if (rec.type == "A" || rec.type == "AAAA") {
+          addresses.push_back(rec.data);
+          ttl = std::max(ttl, rec.ttl);
+        }
+      }
+      if (!addresses.empty()) ex->DnsAnswer(r.query, addresses, ttl);
+    };
+  }
   DnsCollector dns_collector(&batcher, &dns_names, dopt);
   if (Status st = dns_collector.Start(); !st.ok()) log::Warn("dns collector off", {{"error", st.message()}});
 
@@ -149,6 +189,18 @@ int RunSensor(const SensorOptions& options) {
   lopt.offsets_file = JoinPath(options.state_dir, "logon_offsets.json");
   LogonCollector logon_collector(&batcher, &processes, lopt);
   if (Status st = logon_collector.Start(); !st.ok()) log::Error("logon collector", {{"error", st.message()}});
+
+  if (executor) {
+    ActionChannelOptions copt;
+    copt.work_dir = JoinPath(options.state_dir, "actions");
+    copt.on_offboarded = [state_dir = options.state_dir] {
+      // Offboarded: forget the identity (the server revoked it) and stop.
+      ::unlink(JoinPath(state_dir, std::string(kIdentityFile)).c_str());
+      ::kill(::getpid(), SIGTERM);
+    };
+    channel = std::make_unique<ActionChannel>([&uploader] { return uploader.identity(); }, executor.get(), copt);
+    channel->Start();
+  }
 
   InventoryOptions iopt;
   iopt.tags = options.tags;
@@ -179,6 +231,7 @@ int RunSensor(const SensorOptions& options) {
     }
   }
 
+  if (channel) channel->Stop();
   inventory.Stop();
   logon_collector.Stop();
   network_collector.Stop();

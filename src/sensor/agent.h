@@ -1,10 +1,13 @@
 #pragma once
 // The real sensor: identity, disk queue, uploader and the collectors, wired together.
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "sensor/actions.h"
 
 namespace ward::sensor {
 
@@ -20,6 +23,8 @@ struct SensorOptions {
   // UDP source ports whose datagrams are read as DNS answers (empty: no DNS capture).
   std::vector<uint16_t> dns_ports{53};
   std::vector<std::string> tags;
+  // What runs machine actions on this host (src/response); null: the sensor takes no actions.
+  std::function<std::unique_ptr<ActionExecutor>(const ExecutorEnvironment&)> make_executor;
 };
 
 // Runs until SIGINT/SIGTERM (or once_seconds). Returns the process exit code.

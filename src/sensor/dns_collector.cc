@@ -286,6 +286,7 @@ void DnsCollector::ReadPackets() {
 
 void DnsCollector::HandleResponse(const DnsResponse& response, std::string_view server_ip) {
   cache_->Record(response);
+  if (options_.on_answer) options_.on_answer(response);
   std::string key = response.query + '|' + response.query_type + '|' + std::to_string(response.rcode);
   for (const DnsRecord& rec : response.answers) key += '|' + rec.data;
   const auto now = std::chrono::steady_clock::now();

@@ -11,6 +11,7 @@
 // CAP_NET_RAW; without it the collector reports mode "off" and connections carry no names. DNS over
 // TCP, DoT and DoH are not seen (names then come only from simulated or imported telemetry).
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <list>
 #include <mutex>
@@ -80,6 +81,8 @@ struct DnsCollectorOptions {
   // A repeated identical answer (same name and addresses) within this window is not reported again;
   // the cache is still refreshed.
   std::chrono::seconds repeat_window{30};
+  // Called for every answer (also repeated ones), on the collector's thread.
+  std::function<void(const DnsResponse&)> on_answer;
 };
 
 class DnsCollector {

@@ -24,7 +24,8 @@ constexpr const char* kUsage =
     "              [--dns-port PORT]... [--no-dns]\n"
     "              [--log-level debug|info|warn|error]\n"
     "  ward-sensor simulate --onboarding FILE --devices N --rate EPS [--duration S] [--state-dir DIR]\n"
-    "              [--seed N] [--senders N] [--suspicious FRACTION]\n"
+    "              [--seed N] [--senders N] [--suspicious FRACTION] [--action-failures FRACTION]\n"
+    "              [--offline FRACTION]\n"
     "  ward-sensor --version\n";
 
 int Usage(const char* error = nullptr) {
@@ -122,6 +123,12 @@ int main(int argc, char** argv) {
     } else if (simulate && a == "--senders") {
       if (!(v = value(a)) || !ParseNumber(v, &num) || num < 1) return Usage("--senders needs a positive number");
       sim.senders = static_cast<int>(num);
+    } else if (simulate && a == "--action-failures") {
+      if (!(v = value(a)) || !ParseNumber(v, &num) || num < 0 || num > 1) return Usage("--action-failures needs 0..1");
+      sim.action_failure_fraction = num;
+    } else if (simulate && a == "--offline") {
+      if (!(v = value(a)) || !ParseNumber(v, &num) || num < 0 || num > 1) return Usage("--offline needs 0..1");
+      sim.offline_fraction = num;
     } else if (simulate && a == "--suspicious") {
       if (!(v = value(a)) || !ParseNumber(v, &num) || num < 0 || num > 1) return Usage("--suspicious needs 0..1");
       sim.suspicious_fraction = num;

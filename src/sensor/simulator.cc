@@ -1,5 +1,7 @@
 #include "sensor/simulator.h"
 
+#include "sensor/sim_actions.h"
+
 #include <signal.h>
 #include <time.h>
 
@@ -837,6 +839,13 @@ int RunSimulator(const SimulateOptions& options) {
   }
   log::Info("simulate: devices enrolled", {{"enrolled", std::to_string(enrolled)}});
 
+  // ---- machine actions ----
+  SimActionOptions aopt;
+  aopt.failure_fraction = options.action_failure_fraction;
+  aopt.offline_fraction = options.offline_fraction;
+  SimActionResponder responder(&ids, aopt, options.seed);
+  responder.Start();
+
   // ---- senders ----
   SimState state;
   state.max_queue = static_cast<size_t>(senders) * 4;
@@ -978,6 +987,8 @@ int RunSimulator(const SimulateOptions& options) {
   }
   state.cv_items.notify_all();
   for (auto& t : sender_threads) t.join();
+  responder.Stop();
+  const SimActionStats actions = responder.stats();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   json::Writer w;
@@ -995,6 +1006,8 @@ int RunSimulator(const SimulateOptions& options) {
   w.KV("batches", static_cast<int64_t>(state.batches.load()));
   w.KV("duplicates", static_cast<int64_t>(state.duplicates.load()));
   w.KV("retries", static_cast<int64_t>(state.retries.load()));
+  w.Key("actions").StartObject().KV("received", static_cast<int64_t>(actions.received));
+  w.KV("succeeded", static_cast<int64_t>(actions.succeeded)).KV("failed", static_cast<int64_t>(actions.failed)).EndObject();
   w.Key("eventsPerSecond").Double(std::stod(FormatDouble(elapsed > 0 ? static_cast<double>(state.sent.load()) / elapsed : 0)));
   w.EndObject();
   std::fprintf(stdout, "%s\n", w.str().c_str());

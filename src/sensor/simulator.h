@@ -25,6 +25,8 @@ struct SimulateOptions {
   int senders = 0;              // upload threads; 0 = min(devices, 4)
   double suspicious_fraction = 0.01;
   size_t max_batch_events = 1000;
+  double action_failure_fraction = 0.02;  // machine actions answered Failed
+  double offline_fraction = 0.0;          // devices that never pick actions up
 };
 
 // One virtual device and its activity model (exposed for tests).

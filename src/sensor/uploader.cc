@@ -316,10 +316,13 @@ Status Uploader::FetchPolicy(http::Client& client, const Identity& id) {
   if (!version || !indicators || !indicators->is_array()) return InvalidArgument("policy: version or indicators missing");
   // Written before it is counted as held: a crash re-fetches rather than enforcing a stale policy.
   WARD_RETURN_IF_ERROR(WriteFileAtomic(options_.state_dir + "/policy.json", res->body));
-  std::lock_guard lock(mu_);
-  stats_.policy_version = *version;
-  stats_.policy_updates += 1;
+  {
+    std::lock_guard lock(mu_);
+    stats_.policy_version = *version;
+    stats_.policy_updates += 1;
+  }
   log::Info("enforcement policy updated", {{"version", *version}, {"indicators", std::to_string(indicators->items().size())}});
+  if (options_.on_policy) options_.on_policy(*body);
   return Status::Ok();
 }
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "json/json.h"
 #include "sensor/disk_queue.h"
 #include "sensor/onboarding.h"
 #include "sensor/util.h"
@@ -35,6 +36,8 @@ struct UploaderOptions {
   // Credential rotation period; zero disables. Measured from the credential's issue time.
   std::chrono::seconds rotate_every{std::chrono::hours(24 * 7)};
   bool heartbeats = true;
+  // Called (on the heartbeat thread) after a new enforcement policy was written to policy.json.
+  std::function<void(const json::Value& policy)> on_policy;
   std::chrono::seconds request_timeout{30};
 };
 

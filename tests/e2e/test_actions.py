@@ -261,3 +261,52 @@ def test_actions_time_out_for_offline_devices(short_timeouts):
     assert wait_for(lambda: w.get(f"/api/machineactions/{running['id']}", token).json()["status"] == "TimeOut", 20)
     assert report(w, s, running["id"], "Succeeded") == "TimeOut"
     assert w.post(f"/api/machines/{s.device_id}/isolate", token, json={"Comment": "retry"}).status_code == 201
+
+
+def test_bulk_action_on_a_simulated_fleet(ward, admin_token, tmp_path):
+    """`ward-sensor simulate` devices take actions over the same channel; one bulk request fans out."""
+    import io
+    import json
+    import subprocess
+    import tarfile
+
+    from test_sensor import SENSOR, package
+    pkg = package(ward, tmp_path)
+    state = tmp_path / "sim"
+    sim = subprocess.Popen([SENSOR, "simulate", "--onboarding", str(pkg), "--devices", "12", "--rate", "20",
+                            "--duration", "40", "--state-dir", str(state), "--action-failures", "0"],
+                           stdout=subprocess.PIPE, stderr=open(tmp_path / "sim.log", "w"))
+    try:
+        ids_file = state / "sim-identities.json"
+        assert wait_for(ids_file.exists, 20), (tmp_path / "sim.log").read_text()
+        devices = sorted(d["deviceId"] for d in json.loads(ids_file.read_text())["devices"].values())
+        assert len(devices) == 12
+        r = ward.post("/api/machineactions/bulk", admin_token,
+                      json={"Type": "runAntiVirusScan", "ScanType": "Quick", "Comment": "fleet sweep",
+                            "MachineIds": devices + ["0" * 40]})
+        assert r.status_code == 200, r.text
+        created = r.json()["value"]
+        assert sorted(a["machineId"] for a in created) == devices
+        assert r.json()["errors"] == [{"machineId": "0" * 40, "code": "ResourceNotFound",
+                                       "message": f"Machine {'0' * 40} was not found"}]
+        # A second sweep while the first is open is refused per device.
+        again = ward.post("/api/machineactions/bulk", admin_token,
+                          json={"Type": "RunAntiVirusScan", "Comment": "again", "MachineIds": devices[:2]}).json()
+        assert again["value"] == [] and {e["message"] for e in again["errors"]} == {"Action is already in progress"}
+
+        def statuses():
+            return {ward.get(f"/api/machineactions/{a['id']}", admin_token).json()["status"] for a in created}
+        assert wait_for(lambda: statuses() == {"Succeeded"}, 30), statuses()
+        pkg_action = ward.post(f"/api/machines/{devices[0]}/collectInvestigationPackage", admin_token,
+                               json={"Comment": "forensics"}).json()
+        assert wait_for(lambda: ward.get(f"/api/machineactions/{pkg_action['id']}", admin_token).json()["status"]
+                        == "Succeeded", 30)
+        url = ward.get(f"/api/machineactions/{pkg_action['id']}/getPackageUri", admin_token).json()["value"]
+        blob = ward.request("GET", url[len(ward.base):]).content
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+            assert "manifest.json" in tar.getnames()
+    finally:
+        sim.terminate()
+        out, _ = sim.communicate(timeout=60)
+    summary = json.loads(out.decode().strip().splitlines()[-1])
+    assert summary["actions"]["received"] >= 13 and summary["actions"]["failed"] == 0, summary
