@@ -4,7 +4,6 @@
 #include <nftables/libnftables.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <memory>
@@ -97,17 +96,11 @@ std::string BaseChainHeader(std::string_view hook, std::string_view policy) {
   return "type filter hook " + std::string(hook) + " priority " + kPriority + "; policy " + std::string(policy) + ";";
 }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string NormalizeDomain(std::string_view d) {
   d = sensor::Trim(d);
   if (sensor::StartsWith(d, "*.")) d.remove_prefix(2);
   while (!d.empty() && d.back() == '.') d.remove_suffix(1);
-  return ToLower(d);
+  return sensor::AsciiLower(d);
 }
 
 void SplitByFamily(const std::vector<std::string>& inputs, std::vector<std::string>* v4, std::vector<std::string>* v6,

@@ -5,6 +5,8 @@
 // collects failures as text with CHILD_EXPECT and the parent asserts on what came back.
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -79,6 +81,26 @@ inline std::string RunInChild(const std::function<void(ChildFailures&)>& body,
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "child died (status " + std::to_string(status) + ")\n" + out;
   if (out.rfind("done\n", 0) != 0) return "child reported nothing\n" + out;
   return out.substr(5);
+}
+
+// Runs `body` in a child that first moves into new namespaces (`unshare_flags`; with CLONE_NEWNS the
+// mounts are also made private, so nothing mounted there propagates to the host) and builds a Lab
+// there (`std::string Setup()`: "" or what failed). If the namespaces cannot be made, nothing runs.
+template <typename Lab>
+std::string RunInLab(int unshare_flags, const std::function<void(ChildFailures&, Lab&)>& body) {
+  return RunInChild([&](ChildFailures& f) {
+    if (::unshare(unshare_flags) != 0 ||
+        ((unshare_flags & CLONE_NEWNS) && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)) {
+      f.Add(__FILE__, __LINE__, "cannot make private namespaces");
+      return;  // never fall through to the host's namespaces
+    }
+    Lab lab;
+    if (std::string err = lab.Setup(); !err.empty()) {
+      f.Add(__FILE__, __LINE__, "lab: " + err);
+      return;
+    }
+    body(f, lab);
+  });
 }
 
 // Runs a program (absolute path, no shell) and returns its exit code, -1 when it could not run (then

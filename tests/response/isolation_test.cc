@@ -28,18 +28,7 @@ using test::NetLab;
 
 // Runs `body` in a child inside a fresh network namespace with the lab built.
 std::string InLab(const std::function<void(ChildFailures&, NetLab&)>& body) {
-  return test::RunInChild([&](ChildFailures& f) {
-    if (::unshare(CLONE_NEWNET) != 0) {
-      f.Add(__FILE__, __LINE__, "unshare(CLONE_NEWNET) failed");
-      return;  // never fall through to the host's namespace
-    }
-    NetLab lab;
-    if (std::string err = lab.Setup(); !err.empty()) {
-      f.Add(__FILE__, __LINE__, "lab: " + err);
-      return;
-    }
-    body(f, lab);
-  });
+  return test::RunInLab<NetLab>(CLONE_NEWNET, body);
 }
 
 IsolationSpec Spec(std::vector<std::string> addresses, std::vector<uint16_t> ports = {}, bool selective = false) {
