@@ -63,6 +63,7 @@ std::vector<std::string_view> SplitLines(std::string_view s);
 // The first max_fields fields of a line separated by runs of spaces and tabs (as /proc tables are).
 std::vector<std::string_view> SplitFields(std::string_view line, size_t max_fields);
 bool StartsWith(std::string_view s, std::string_view prefix);
+std::string AsciiLower(std::string_view s);
 std::string BaseName(std::string_view path);
 std::string DirName(std::string_view path);  // "/usr/bin/ls" -> "/usr/bin"; "/x" -> "/"
 std::string JoinPath(std::string_view dir, std::string_view name);
