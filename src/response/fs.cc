@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "common/time.h"
@@ -39,16 +41,24 @@ Result<OpenFile> OpenRegular(const std::string& path, bool follow_symlinks) {
   return f;
 }
 
+namespace {
+// pread that retries when interrupted.
+ssize_t PreadRetry(int fd, char* buf, size_t n, off_t off) {
+  ssize_t r;
+  do {
+    r = ::pread(fd, buf, n, off);
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+}  // namespace
+
 Result<std::string> ReadFd(int fd, int64_t max_bytes, bool must_fit) {
   std::string out;
   char buf[64 * 1024];
   off_t off = 0;
   while (true) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Err(Internal(std::string("read: ") + std::strerror(errno)));
-    }
+    ssize_t n = PreadRetry(fd, buf, sizeof buf, off);
+    if (n < 0) return Err(Internal(std::string("read: ") + std::strerror(errno)));
     if (n == 0) break;
     if (static_cast<int64_t>(out.size()) + n > max_bytes) {
       if (must_fit) return Err(ResourceExhausted("file is larger than " + std::to_string(max_bytes) + " bytes"));
@@ -72,11 +82,8 @@ Status CopyToNewFile(int in_fd, const std::string& dest, unsigned mode, int64_t 
   char buf[128 * 1024];
   off_t off = 0;
   while (true) {
-    ssize_t n = ::pread(in_fd, buf, sizeof buf, off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(ErrnoStatus("read for", dest, errno));
-    }
+    ssize_t n = PreadRetry(in_fd, buf, sizeof buf, off);
+    if (n < 0) return fail(ErrnoStatus("read for", dest, errno));
     if (n == 0) break;
     if (off + n > max_bytes) return fail(ResourceExhausted("file is larger than " + std::to_string(max_bytes) + " bytes"));
     for (ssize_t done = 0; done < n;) {
@@ -91,6 +98,24 @@ Status CopyToNewFile(int in_fd, const std::string& dest, unsigned mode, int64_t 
   }
   if (::fsync(out.get()) != 0) return fail(ErrnoStatus("fsync", dest, errno));
   return Status::Ok();
+}
+
+std::string ReadLink(const std::string& path) {
+  char buf[4096];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+std::vector<std::string> HomeDirectories(const std::string& root) {
+  std::vector<std::string> others;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(root + "/home", ec)) {
+    if (e.is_directory(ec) && !e.is_symlink(ec)) others.push_back("/home/" + e.path().filename().string());
+  }
+  std::sort(others.begin(), others.end());
+  std::vector<std::string> homes = {"/root"};
+  homes.insert(homes.end(), others.begin(), others.end());
+  return homes;
 }
 
 void SyncParentDir(const std::string& path) {
@@ -146,9 +171,7 @@ Result<json::Value> FileInfoJson(const std::string& path, int64_t max_hash_bytes
   v.AppendMember("accessedTime", json::Value(IsoOf(st.st_atim)));
   v.AppendMember("changedTime", json::Value(IsoOf(st.st_ctim)));
   if (S_ISLNK(st.st_mode)) {
-    char target[4096];
-    ssize_t n = ::readlink(path.c_str(), target, sizeof target);
-    if (n >= 0) v.AppendMember("linkTarget", json::Value(std::string(target, static_cast<size_t>(n))));
+    v.AppendMember("linkTarget", json::Value(ReadLink(path)));
   }
   if (S_ISREG(st.st_mode) && st.st_size <= max_hash_bytes) {
     if (auto f = OpenRegular(path)) {
@@ -160,6 +183,12 @@ Result<json::Value> FileInfoJson(const std::string& path, int64_t max_hash_bytes
     }
   }
   return v;
+}
+
+json::Value StringArray(const std::vector<std::string>& items) {
+  json::Value out = json::Value::Array();
+  for (const std::string& s : items) out.Append(json::Value(s));
+  return out;
 }
 
 bool SleepUnlessCancelled(std::chrono::steady_clock::duration d, const std::function<bool()>& cancelled) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "json/json.h"
@@ -39,6 +40,13 @@ Result<std::string> ReadFd(int fd, int64_t max_bytes, bool must_fit);
 // max_bytes (ResourceExhausted beyond; the partial copy is removed), then fsyncs it.
 Status CopyToNewFile(int in_fd, const std::string& dest, unsigned mode, int64_t max_bytes = INT64_MAX);
 
+// The target of a symbolic link; "" when `path` is not one or cannot be read.
+std::string ReadLink(const std::string& path);
+
+// "/root" and the directories in /home (sorted; links left out), as paths of the host; `root`
+// prefixes where they are looked for (a fake root in tests).
+std::vector<std::string> HomeDirectories(const std::string& root = "");
+
 // fsync of the directory holding `path`, so a rename or unlink in it is durable.
 void SyncParentDir(const std::string& path);
 
@@ -49,6 +57,9 @@ std::string SymbolicMode(mode_t mode);
 // Size, mode, owner, times and (for regular files up to max_hash_bytes) hashes of a path, as JSON
 // (live response `fileinfo`, directory listings). Does not follow a final symbolic link.
 Result<json::Value> FileInfoJson(const std::string& path, int64_t max_hash_bytes);
+
+// ["a","b"] from strings: the error and path lists of action reports.
+json::Value StringArray(const std::vector<std::string>& items);
 
 // Sleeps `d` in short slices; returns false as soon as `cancelled` (may be empty) says so.
 bool SleepUnlessCancelled(std::chrono::steady_clock::duration d, const std::function<bool()>& cancelled);

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "common/time.h"
+#include "response/fs.h"
 #include "sensor/network_collector.h"
 #include "sensor/proc.h"
 #include "sensor/util.h"
@@ -28,12 +29,6 @@ std::vector<int> NumericEntries(const std::string& dir) {
   ::closedir(d);
   std::sort(out.begin(), out.end());
   return out;
-}
-
-std::string ReadLink(const std::string& link) {
-  char buf[4096];
-  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
 }
 
 const char* TcpStateName(int state) {

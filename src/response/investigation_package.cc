@@ -138,9 +138,7 @@ class Collector {
     struct stat lst {};
     if (::lstat(host.c_str(), &lst) != 0) return;  // absent is normal: nothing to collect
     if (S_ISLNK(lst.st_mode)) {
-      char target[4096];
-      ssize_t n = ::readlink(host.c_str(), target, sizeof target);
-      links_[part.name] += path + " -> " + (n > 0 ? std::string(target, static_cast<size_t>(n)) : "?") + "\n";
+      links_[part.name] += path + " -> " + ReadLink(host) + "\n";
       return;
     }
     auto f = OpenRegular(host);
@@ -205,18 +203,6 @@ class Collector {
   std::map<std::string, std::string> links_;
   Status write_error_;
 };
-
-std::vector<std::string> HomeDirs(const Collector& c) {
-  std::vector<std::string> homes = {"/root"};
-  std::error_code ec;
-  std::vector<std::string> others;
-  for (const auto& e : fs::directory_iterator(c.Host("/home"), ec)) {
-    if (e.is_directory(ec) && !e.is_symlink(ec)) others.push_back("/home/" + e.path().filename().string());
-  }
-  std::sort(others.begin(), others.end());
-  homes.insert(homes.end(), others.begin(), others.end());
-  return homes;
-}
 
 void CollectProcesses(Collector& c) {
   PackagePart& part = c.Begin("Processes");
@@ -313,7 +299,7 @@ void CollectAutoruns(Collector& c) {
     c.AddHostFile(part, "shell", f);
   }
   c.AddHostTree(part, "shell", "/etc/profile.d", 1);
-  for (const std::string& home : HomeDirs(c)) {
+  for (const std::string& home : HomeDirectories(c.Host(""))) {
     for (const char* f : {"/.bashrc", "/.profile", "/.bash_profile", "/.bash_login", "/.bash_logout", "/.zshrc"}) {
       c.AddHostFile(part, "shell", home + f);
     }
@@ -440,9 +426,7 @@ json::Value Manifest(const std::vector<PackagePart>& parts, const InvestigationP
     v.AppendMember("name", json::Value(p.name));
     v.AppendMember("status", json::Value(p.failed ? "Failed" : p.errors.empty() ? "Collected" : "Partial"));
     v.AppendMember("files", json::Value(static_cast<int64_t>(p.files)));
-    json::Value errs = json::Value::Array();
-    for (const std::string& e : p.errors) errs.Append(json::Value(e));
-    v.AppendMember("errors", std::move(errs));
+    v.AppendMember("errors", StringArray(p.errors));
     list.Append(std::move(v));
   }
   m.AppendMember("parts", std::move(list));

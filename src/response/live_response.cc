@@ -459,9 +459,7 @@ json::Value LiveResponseResult::Details() const {
     v.AppendMember("startTime", c.start_time.empty() ? json::Value() : json::Value(c.start_time));
     v.AppendMember("endTime", c.end_time.empty() ? json::Value() : json::Value(c.end_time));
     v.AppendMember("commandStatus", json::Value(c.status));
-    json::Value errs = json::Value::Array();
-    for (const std::string& e : c.errors) errs.Append(json::Value(e));
-    v.AppendMember("errors", std::move(errs));
+    v.AppendMember("errors", StringArray(c.errors));
     v.AppendMember("command", c.command.ToJson());
     list.Append(std::move(v));
   }

@@ -259,12 +259,8 @@ json::Value StopAndQuarantineResult::ToJson() const {
     files.Append(std::move(f));
   }
   v.AppendMember("quarantinedFiles", std::move(files));
-  json::Value sk = json::Value::Array();
-  for (const std::string& s : skipped) sk.Append(json::Value(s));
-  v.AppendMember("skippedPaths", std::move(sk));
-  json::Value errs = json::Value::Array();
-  for (const std::string& s : errors) errs.Append(json::Value(s));
-  v.AppendMember("errors", std::move(errs));
+  v.AppendMember("skippedPaths", StringArray(skipped));
+  v.AppendMember("errors", StringArray(errors));
   return v;
 }
 
@@ -277,12 +273,6 @@ int PidfdOpen(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 
 bool WaitExited(int pidfd, int timeout_ms) {
   struct pollfd p {pidfd, POLLIN, 0};
   return ::poll(&p, 1, timeout_ms) > 0;
-}
-
-std::string ReadLink(const std::string& link) {
-  char buf[4096];
-  ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
 }
 
 void KillMatching(const std::string& sha1, StopAndQuarantineResult& result, std::vector<std::string>& exe_paths) {

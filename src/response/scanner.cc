@@ -262,12 +262,8 @@ std::vector<ScanRoot> DefaultScanRoots(std::string_view scan_type) {
                         "/lib/systemd/system", "/var/spool/cron"}) {
     roots.push_back({p, -1});
   }
-  std::vector<std::string> homes = {"/root"};
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/home", ec)) {
-    if (e.is_directory(ec) && !e.is_symlink(ec)) homes.push_back(e.path().string());
-  }
-  for (const std::string& h : homes) {
+  for (const std::string& h : HomeDirectories()) {
     roots.push_back({h, 0});
     roots.push_back({h + "/Downloads", -1});
   }
@@ -284,9 +280,7 @@ json::Value ScanResult::ToJson() const {
   v.AppendMember("bytesScanned", json::Value(static_cast<int64_t>(bytes_scanned)));
   v.AppendMember("filesSkipped", json::Value(static_cast<int64_t>(files_skipped)));
   v.AppendMember("errorCount", json::Value(static_cast<int64_t>(error_count)));
-  json::Value errs = json::Value::Array();
-  for (const std::string& e : errors) errs.Append(json::Value(e));
-  v.AppendMember("errors", std::move(errs));
+  v.AppendMember("errors", StringArray(errors));
   json::Value rerrs = json::Value::Array();
   for (const RuleFileError& e : rule_errors) rerrs.Append(json::Value(e.ToString()));
   v.AppendMember("ruleErrors", std::move(rerrs));
@@ -469,9 +463,8 @@ class ScanRun {
       std::string link = "/proc/" + std::to_string(pid) + "/exe";
       auto f = OpenRegular(link, /*follow_symlinks=*/true);  // the magic link opens even a deleted image
       if (!f) continue;  // kernel threads, exited, or not ours to read
-      char target[4096];
-      ssize_t n = ::readlink(link.c_str(), target, sizeof target);
-      std::string path = n > 0 ? std::string(target, static_cast<size_t>(n)) : link;
+      std::string path = ReadLink(link);
+      if (path.empty()) path = link;
       ScanOpen(path, *f);
     }
   }
