@@ -122,9 +122,14 @@ Result<std::shared_ptr<const YaraRuleSet>> YaraRuleSet::Compile(const std::vecto
   if (!compiler) return Err(Internal("yr_compiler_create failed"));
   CompileErrors ctx{"", &set->errors_};
   yr_compiler_set_callback(compiler.get(), OnCompilerMessage, &ctx);
+  std::set<std::string> namespaces;
   for (const Source* src : good) {
     ctx.file = src->file;
-    if (yr_compiler_add_string(compiler.get(), src->text.c_str(), NamespaceOf(src->file).c_str()) != 0) {
+    // A state-dir file named like a built-in one (an updated eicar.yar) gets its own namespace, so
+    // equal rule names in the two cannot collide.
+    std::string ns = NamespaceOf(src->file);
+    for (int n = 2; !namespaces.insert(ns).second; ++n) ns = NamespaceOf(src->file) + "_" + std::to_string(n);
+    if (yr_compiler_add_string(compiler.get(), src->text.c_str(), ns.c_str()) != 0) {
       // Compiled alone but not together (e.g. two files with the same name): nothing more can be
       // added, so report and keep what came before.
       return Err(Internal("YARA rules compiled alone but not together: " + src->file));

@@ -137,6 +137,18 @@ TEST(ScannerTest, BrokenRuleFileIsReportedAndOthersStillMatch) {
   EXPECT_TRUE(threats.count("Virus:DOS/EICAR_Test_File"));
 }
 
+TEST(ScannerTest, StateDirFileNamedLikeABuiltinLoadsBesideIt) {
+  test::TempDir state;
+  Write(state.File("eicar.yar"), "rule Ward_EICAR_Test_File { strings: $a = \"updated-eicar-marker\" condition: $a }\n");
+  auto rules = YaraRuleSet::Load(state.path());
+  ASSERT_TRUE(rules.has_value()) << rules.error().ToString();
+  EXPECT_TRUE((*rules)->errors().empty());
+  auto m = (*rules)->Scan("xx updated-eicar-marker xx", 10);
+  ASSERT_TRUE(m.has_value());
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].rule, "eicar_yar_2:Ward_EICAR_Test_File");
+}
+
 TEST(ScannerTest, IncludesAreRefused) {
   test::TempDir dir;
   Write(dir.File("secret.yar"), "rule Included { condition: true }\n");
