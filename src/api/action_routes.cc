@@ -219,6 +219,8 @@ Result<ActionBody> ParseActionBody(Call& call, const ActionRoute& route, const j
     WARD_ASSIGN_OR_RETURN(a.commands, LiveResponseCommands(call.services, call.tenant(), body, &advanced));
     // Advanced commands need "Live response advanced"; basic ones either level.
     if (advanced || !call.Require(route.need).ok()) a.need = &LiveResponseAdvanced();
+    // The sensor enforces the level again (defence in depth): PutFile and RunScript need Advanced.
+    a.params.Set("LiveResponseLevel", advanced ? "Advanced" : "Basic");
   }
   WARD_ASSIGN_OR_RETURN(a.comment, RequiredString(body, "Comment"));
   if (auto ext = body.GetString("ExternalID")) a.external_id = *ext;

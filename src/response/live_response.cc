@@ -61,7 +61,11 @@ Result<std::vector<LiveResponseCommand>> ParseLiveResponseCommands(const json::V
     return Err(InvalidArgument("more than " + std::to_string(max_commands) + " commands"));
   }
   std::vector<LiveResponseCommand> out;
-  for (const json::Value& c : list->items()) {
+  for (const json::Value& item : list->items()) {
+    // The request's shape ({type, params}) or the MachineAction's ({index, command: {type, params}, ...}),
+    // which is what the server sends the sensor.
+    const json::Value* wrapped = Member(item, "command");
+    const json::Value& c = wrapped != nullptr && wrapped->is_object() ? *wrapped : item;
     const json::Value* type = Member(c, "type");
     if (type == nullptr || !type->is_string() || type->as_string().empty()) {
       return Err(InvalidArgument("command " + std::to_string(out.size()) + " has no type"));

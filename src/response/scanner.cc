@@ -263,7 +263,10 @@ std::vector<ScanRoot> DefaultScanRoots(std::string_view scan_type) {
     }
     return roots;
   }
-  for (const char* p : {"/tmp", "/var/tmp", "/dev/shm", "/usr/local/bin", "/usr/local/sbin", "/etc/systemd/system",
+  // Temp directories only near the top: droppers write there, while build trees and caches that
+  // also live under /tmp would make a "quick" scan read gigabytes.
+  for (const char* p : {"/tmp", "/var/tmp"}) roots.push_back({p, 2});
+  for (const char* p : {"/dev/shm", "/usr/local/bin", "/usr/local/sbin", "/etc/systemd/system",
                         "/lib/systemd/system", "/var/spool/cron"}) {
     roots.push_back({p, -1});
   }

@@ -94,7 +94,7 @@ struct ScanRoot {
   std::string path;
   int max_depth = -1;  // -1: unlimited; 0: only the files directly in `path`
 };
-// Quick: /tmp, /var/tmp, /dev/shm, the top level and Downloads of each home directory (/root and
+// Quick: /tmp and /var/tmp to depth 2, /dev/shm, the top level and Downloads of each home directory (/root and
 // /home/*), /etc/cron*, /etc/systemd/system, /lib/systemd/system, /usr/local/bin, /usr/local/sbin.
 // Full: the mount points of local filesystems (from /proc/self/mounts).
 std::vector<ScanRoot> DefaultScanRoots(std::string_view scan_type);

@@ -65,6 +65,9 @@ struct ExecutorEnvironment {
   HashCache* hashes = nullptr;
   std::string state_dir;
   std::string sensor_log;            // the sensor's own log file, for packages ("" = none)
+  // false: never touch the host's firewall or exec path (isolation, restriction and indicator blocks
+  // are refused); for sensors sharing a host with things they must not gate, such as test runners.
+  bool host_enforcement = true;
   // Downloads a live-response library file into dest_dir and returns its path.
   std::function<Result<std::string>(const std::string& file_name, const std::string& dest_dir)> fetch_library;
 };

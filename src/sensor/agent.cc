@@ -149,6 +149,7 @@ int RunSensor(const SensorOptions& options) {
     env.processes = &processes;
     env.hashes = &hashes;
     env.state_dir = options.state_dir;
+    env.host_enforcement = options.host_enforcement;
     env.fetch_library = [&channel](const std::string& name, const std::string& dir) -> Result<std::string> {
       if (!channel) return Err(Unavailable("the action channel is not running"));
       return channel->FetchLibraryFile(name, dir);

@@ -20,6 +20,7 @@ struct SensorOptions {
   uint64_t queue_max_bytes = 128ull * 1024 * 1024;
   bool allow_netlink = true;
   bool allow_fanotify = true;
+  bool host_enforcement = true;  // --no-host-enforcement: no nftables, no exec gating
   // UDP source ports whose datagrams are read as DNS answers (empty: no DNS capture).
   std::vector<uint16_t> dns_ports{53};
   std::vector<std::string> tags;

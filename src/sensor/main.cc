@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "common/version.h"
+#include "response/host_executor.h"
 #include "sensor/agent.h"
 #include "sensor/simulator.h"
 
@@ -21,7 +22,7 @@ constexpr const char* kUsage =
     "usage:\n"
     "  ward-sensor --onboarding FILE --state-dir DIR [--watch PATH]... [--once-seconds N]\n"
     "              [--tag TAG]... [--queue-max-mb N] [--reenroll] [--no-netlink] [--no-fanotify]\n"
-    "              [--dns-port PORT]... [--no-dns]\n"
+    "              [--dns-port PORT]... [--no-dns] [--no-host-enforcement]\n"
     "              [--log-level debug|info|warn|error]\n"
     "  ward-sensor simulate --onboarding FILE --devices N --rate EPS [--duration S] [--state-dir DIR]\n"
     "              [--seed N] [--senders N] [--suspicious FRACTION] [--action-failures FRACTION]\n"
@@ -106,6 +107,8 @@ int main(int argc, char** argv) {
     } else if (!simulate && a == "--dns-port") {
       if (!(v = value(a)) || !ParseNumber(v, &num) || num < 1 || num > 65535) return Usage("--dns-port needs a port 1..65535");
       sensor.dns_ports.push_back(static_cast<uint16_t>(num));
+    } else if (!simulate && a == "--no-host-enforcement") {
+      sensor.host_enforcement = false;
     } else if (!simulate && a == "--no-dns") {
       sensor.dns_ports.clear();
     } else if (simulate && a == "--devices") {
@@ -137,6 +140,9 @@ int main(int argc, char** argv) {
       return Usage(msg.c_str());
     }
   }
+  sensor.make_executor = [](const ward::sensor::ExecutorEnvironment& env) -> std::unique_ptr<ward::sensor::ActionExecutor> {
+    return std::make_unique<ward::response::HostExecutor>(env);
+  };
   if (simulate) {
     if (sim.onboarding_file.empty()) return Usage("simulate needs --onboarding FILE");
     return ward::sensor::RunSimulator(sim);

@@ -96,6 +96,16 @@ TEST(LiveResponseTest, ParsesMdeCommandShape) {
   EXPECT_FALSE(ParseLiveResponseCommands(*json::Value::Parse(R"({"Commands":[{"type":"x","params":[{"key":1}]}]})")).has_value());
 }
 
+TEST(LiveResponseTest, ParsesTheMachineActionShapeTheServerSends) {
+  auto params = json::Value::Parse(R"({"Commands":[{"index":0,"commandStatus":"Created","errors":[],
+      "command":{"type":"GetFile","params":[{"key":"Path","value":"/etc/hosts"}]}}]})");
+  auto cmds = ParseLiveResponseCommands(*params);
+  ASSERT_TRUE(cmds.has_value());
+  ASSERT_EQ(cmds->size(), 1u);
+  EXPECT_EQ((*cmds)[0].type, "GetFile");
+  EXPECT_EQ((*cmds)[0].Param("path").value_or(""), "/etc/hosts");
+}
+
 TEST(LiveResponseTest, GetFileReturnsACopyAndRefusesTooLarge) {
   Fixture f;
   test::TempDir data;
