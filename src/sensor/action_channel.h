@@ -24,7 +24,9 @@ namespace ward::sensor {
 
 struct ActionChannelOptions {
   std::string work_dir;  // where actions write their files (<state-dir>/actions)
-  std::chrono::seconds long_poll{20};
+  // Also bounds how long Stop() can take (a poll in flight is not interrupted); actions still arrive
+  // at once, since the server answers a waiting poll as soon as one is created.
+  std::chrono::seconds long_poll{10};
   std::chrono::milliseconds retry{2000};
   std::chrono::milliseconds progress_interval{2000};
   // Called after an Offboard action was reported Succeeded: the sensor must stop.
@@ -40,6 +42,8 @@ class ActionChannel {
   ActionChannel& operator=(const ActionChannel&) = delete;
 
   void Start();
+  // Asks the channel to stop without waiting (so its last poll ends while other parts shut down).
+  void RequestStop() { stopper_.Stop(); }
   void Stop();
   uint64_t completed() const { return completed_; }
 

@@ -232,7 +232,7 @@ int RunSensor(const SensorOptions& options) {
     }
   }
 
-  if (channel) channel->Stop();
+  if (channel) channel->RequestStop();
   inventory.Stop();
   logon_collector.Stop();
   network_collector.Stop();
@@ -240,6 +240,7 @@ int RunSensor(const SensorOptions& options) {
   file_collector.Stop();
   process_collector.Stop();
   batcher.Stop();
+  if (channel) channel->Stop();
   // Give the uploader a moment to send what was just flushed; the rest stays queued on disk.
   bool drained = uploader.WaitDrained(std::chrono::seconds(options.once_seconds > 0 ? 15 : 5));
   uploader.Stop();
