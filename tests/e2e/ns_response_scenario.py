@@ -19,6 +19,7 @@ WARD = os.environ["WARD_BIN"]
 SENSOR = os.path.join(os.path.dirname(WARD), "ward-sensor")
 SERVER_IP, OTHER_IP, DEVICE_IP = "10.231.0.2", "10.231.0.3", "10.231.0.1"
 procs = []
+BENCH_ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[1] == "--bench" else 0
 
 
 def sh(*args, check=True):
@@ -118,6 +119,23 @@ def main():
         return status
 
     tables = lambda: sh("nft", "list", "tables").stdout  # noqa: E731 (this namespace's tables only)
+
+    if BENCH_ROUNDS:
+        # bench/actions.sh: API call → Succeeded, isolate and unisolate alternately, on this online device.
+        times = []
+        for i in range(BENCH_ROUNDS):
+            t0 = time.perf_counter()
+            r = api("POST", f"/api/machines/{device}/{'isolate' if i % 2 == 0 else 'unisolate'}", {"Comment": "bench"})
+            aid = r.json()["id"]
+            while api("GET", f"/api/machineactions/{aid}").json()["status"] != "Succeeded":
+                time.sleep(0.01)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        pct = lambda p: times[min(len(times) - 1, int(p * len(times)))]  # noqa: E731
+        print(json.dumps({"rounds": len(times), "p50_s": round(pct(0.5), 3), "p99_s": round(pct(0.99), 3),
+                          "max_s": round(times[-1], 3)}))
+        stop(sensor)
+        return
 
     # ---- isolation: the other host is cut off, the server is not; survives a "reboot" ----
     started = time.time()

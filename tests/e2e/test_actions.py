@@ -310,3 +310,14 @@ def test_bulk_action_on_a_simulated_fleet(ward, admin_token, tmp_path):
         out, _ = sim.communicate(timeout=60)
     summary = json.loads(out.decode().strip().splitlines()[-1])
     assert summary["actions"]["received"] >= 13 and summary["actions"]["failed"] == 0, summary
+
+
+def test_offboard_revokes_the_device(ward, admin_token, device):
+    a = ward.post(f"/api/machines/{device.device_id}/offboard", admin_token, json={"Comment": "decommissioned"})
+    assert a.status_code == 201, a.text
+    [got] = poll(ward, device)
+    assert got["type"] == "Offboard"
+    assert report(ward, device, got["id"], "Succeeded") == "Succeeded"
+    assert ward.get("/sensor/v1/actions?wait=0", headers=device.auth).status_code == 401
+    m = ward.get(f"/api/machines/{device.device_id}", admin_token).json()
+    assert m["onboardingStatus"] == "Offboarded" and m["healthStatus"] == "Inactive"
