@@ -113,7 +113,9 @@ def ward(tmp_path_factory):
              config={"rateLimits": {"enabled": True, "perMinute": 100000, "perHour": 1000000,
                                     # MDE's tighter per-route limits would throttle the functional tests.
                                     "routes": {"/api/alerts/CreateAlertByReference": {"perMinute": 100000, "perHour": 1000000},
-                                               "/api/alerts/batchUpdate": {"perMinute": 100000, "perHour": 1000000}}}})
+                                               "/api/alerts/batchUpdate": {"perMinute": 100000, "perHour": 1000000},
+                                               "/api/machineactions/{id}/getPackageUri": {"perMinute": 100000, "perHour": 1000000},
+                                               "/api/machines/{id}/runliveresponse": {"perMinute": 100000, "perHour": 1000000}}}})
     w.start()
     yield w
     w.stop()
