@@ -12,7 +12,9 @@
 #include "common/crypto.h"
 #include "common/strings.h"
 #include "common/time.h"
+#include "events/schema.h"
 #include "http/multipart.h"
+#include "kql/engine.h"
 #include "ingest/devices.h"
 #include "rbac/permissions.h"
 
@@ -253,6 +255,28 @@ Result<ActionBody> ParseActionBody(Call& call, const ActionRoute& route, const j
   return a;
 }
 
+// Where the device was seen holding the file (its process and file events): StopAndQuarantineFile
+// then finds copies that are not running too. Best effort: no event store, no paths.
+json::Value KnownPaths(Call& call, const std::string& machine_id, const std::string& sha1) {
+  json::Value paths = json::Value::Array();
+  if (!call.services.event_store) return paths;
+  kql::QueryOptions o;
+  o.tenant_id = call.tenant();
+  o.device_ids = std::unordered_set<std::string>{machine_id};
+  o.timeout = std::chrono::seconds(10);
+  o.max_rows = 50;
+  // Both values are validated hex (machine ids and SHA1s), so they are safe inside the query text.
+  const std::string q = "union DeviceProcessEvents, DeviceFileEvents | where SHA1 == '" + sha1 +
+                        "' | summarize by FolderPath | take 50";
+  auto result = kql::RunQuery(q, o, *call.services.event_store, events::SchemaRegistry::Hunting());
+  if (!result || result->columns.empty()) return paths;
+  const kql::Column& c = result->columns[0];
+  for (size_t i = 0; i < c.strings.size(); ++i) {
+    if (!c.nulls[i] && !c.strings[i].empty() && c.strings[i][0] == '/') paths.Append(json::Value(c.strings[i]));
+  }
+  return paths;
+}
+
 Result<state::MachineAction> CreateAction(Call& call, const ActionRoute& route, const ActionBody& body,
                                           const state::Machine& machine, std::string* code) {
   actions::NewAction n;
@@ -276,6 +300,7 @@ Result<state::MachineAction> CreateAction(Call& call, const ActionRoute& route, 
     }
   }
   params.Set("RemediationLevel", remediation);
+  if (n.type == "StopAndQuarantineFile") params.Set("Paths", KnownPaths(call, machine.id, body.related_file));
   n.params_json = params.Serialize();
   auto created = call.services.actions->Create(n, NowMs());
   if (!created && created.error().code() == StatusCode::kFailedPrecondition) {

@@ -215,6 +215,12 @@ ActionOutcome HostExecutor::Execute(const sensor::ActionRequest& request, sensor
   if (type == "StopAndQuarantineFile") {
     StopAndQuarantineRequest r;
     r.sha1 = request.params.GetString("Sha1").value_or("");
+    // Where the server saw the file on this device, besides the processes running it now.
+    if (const json::Value* paths = request.params.Find("Paths"); paths && paths->is_array()) {
+      for (const json::Value& p : paths->items()) {
+        if (p.is_string()) r.candidate_paths.push_back(p.as_string());
+      }
+    }
     auto result = StopAndQuarantineFile(r, quarantine_, env_.sink);
     if (!result) return Outcome(result.error());
     return Outcome(result->status(), result->ToJson());

@@ -125,3 +125,15 @@ def test_live_response_runs_a_library_script_and_gets_a_file(ward, admin_token, 
     assert result["script_output"] == "args: one two|three\n" and result["script_errors"] == "oops\n"
     link = ward.get(f"/api/machineactions/{done['id']}/GetLiveResponseResultDownloadLink(index=1)", admin_token).json()
     assert ward.request("GET", link["value"][len(ward.base):]).content == target.read_bytes()
+
+
+def test_quarantine_finds_a_file_that_is_not_running_where_the_device_saw_it(ward, admin_token, real_sensor, tmp_path):
+    binary = unique_copy("/bin/true", str(tmp_path))
+    sha1 = hashlib.sha1(open(binary, "rb").read()).hexdigest()
+    subprocess.run([binary], check=True)  # leaves a ProcessCreated row with its path, then exits
+    seen = wait_for(lambda: ward.post("/api/advancedqueries/run", admin_token, json={"Query": f"""
+        DeviceProcessEvents | where DeviceId == '{real_sensor["device"]}' and SHA1 == '{sha1}'"""}).json()["Results"], 30)
+    assert seen, real_sensor["log"].read_text()[-2000:]
+    done = run_action(ward, admin_token, real_sensor["device"], "StopAndQuarantineFile", {"Sha1": sha1})
+    assert done["status"] == "Succeeded", done
+    assert not os.path.exists(binary)
