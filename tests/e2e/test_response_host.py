@@ -137,3 +137,28 @@ def test_quarantine_finds_a_file_that_is_not_running_where_the_device_saw_it(war
     done = run_action(ward, admin_token, real_sensor["device"], "StopAndQuarantineFile", {"Sha1": sha1})
     assert done["status"] == "Succeeded", done
     assert not os.path.exists(binary)
+
+
+def test_full_remediation_groups_quarantine_what_a_scan_finds(ward, admin_token, real_sensor):
+    machine = ward.get(f"/api/machines/{real_sensor['device']}", admin_token).json()
+    tag = uuid.uuid4().hex[:6]
+    r = ward.post("/api/rbac/devicegroups", admin_token, json={
+        "name": f"auto-remediate-{tag}", "rank": 1, "remediationLevel": "Full remediation",
+        "rules": {"name": [machine["computerDnsName"]]}})
+    assert r.status_code in (200, 201), r.text
+    group = r.json()
+    try:
+        assert wait_for(lambda: ward.get(f"/api/machines/{real_sensor['device']}", admin_token).json()["rbacGroupId"]
+                        == group["id"], 15)
+        eicar = f"/dev/shm/ward-e2e-remediate-{tag}.txt"
+        open(eicar, "wb").write(EICAR)
+        try:
+            done = run_action(ward, admin_token, real_sensor["device"], "runAntiVirusScan", {"ScanType": "Quick"}, 180)
+            assert done["status"] == "Succeeded", done
+            assert not os.path.exists(eicar), "a Full remediation group's detection was left in place"
+            assert any(eicar in p.read_text() for p in (real_sensor["state"] / "quarantine").rglob("*.json"))
+        finally:
+            if os.path.exists(eicar):
+                os.unlink(eicar)
+    finally:
+        ward.request("DELETE", f"/api/rbac/devicegroups/{group['id']}", admin_token)
