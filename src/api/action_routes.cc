@@ -16,6 +16,7 @@
 #include "http/multipart.h"
 #include "kql/engine.h"
 #include "ingest/devices.h"
+#include "ingest/sensor_policy.h"
 #include "rbac/permissions.h"
 
 namespace ward::api {
@@ -594,7 +595,14 @@ void RegisterActionRoutes(Api& api) {
     json::Writer w;
     w.StartObject().Key("actions").StartArray();
     for (const auto& a : open) WriteSensorAction(w, a);
-    w.EndArray().EndObject();
+    w.EndArray();
+    // So that new blocking indicators reach the sensor within one poll, not one heartbeat.
+    if (s.sensor_policies) {
+      if (auto policy = s.sensor_policies->For(device->tenant_id, device->rbac_group_id, NowMs())) {
+        w.KV("policyVersion", policy->version);
+      }
+    }
+    w.EndObject();
     JsonReply(res, 200, w.Take());
   });
   r.Add("POST", "/sensor/v1/actions/{id}/status", [&s](http::Request& req, http::Response& res) {

@@ -33,6 +33,10 @@ class CustomDetections;
 class AlertWriter;
 }
 
+namespace ward::ingest {
+class SensorPolicyCache;
+}
+
 namespace ward::actions {
 class ActionService;
 class DownloadLinks;
@@ -62,6 +66,8 @@ struct Services {
   std::shared_ptr<kql::QueryAdmission> hunting_admission = std::make_shared<kql::QueryAdmission>(1);
   // In-memory machines and their alerts (machine_catalog.h); set by RegisterMachineRoutes.
   std::shared_ptr<MachineCatalog> machine_catalog;
+  // What sensors enforce (blocking indicators per device group); set by RegisterSensorRoutes.
+  std::shared_ptr<ingest::SensorPolicyCache> sensor_policies;
   actions::ActionService* actions = nullptr;  // machine actions; null when not wired (unit tests)
   std::shared_ptr<actions::DownloadLinks> download_links;  // signed links to action files
   std::string library_dir;                    // live-response library bytes (<data-dir>/library)

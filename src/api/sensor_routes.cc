@@ -54,6 +54,7 @@ void RegisterSensorRoutes(Api& api) {
   http::Router& r = api.router();
   // Shared by the route handlers (they outlive this function, the router owns them).
   auto policies = std::make_shared<ingest::SensorPolicyCache>(s.store);
+  s.sensor_policies = policies;
 
   r.Add("POST", "/sensor/v1/enroll", [&s](http::Request& req, http::Response& res) {
     auto body = json::Value::Parse(req.body);

@@ -144,6 +144,7 @@ void ActionChannel::Loop() {
       continue;
     }
     failures = 0;
+    if (auto v = body->GetString("policyVersion"); v && options_.on_policy_version) options_.on_policy_version(*v);
     const json::Value* list = body->Find("actions");
     bool ran = false;
     for (const json::Value& a : list && list->is_array() ? list->items() : std::vector<json::Value>{}) {

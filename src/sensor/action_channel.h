@@ -31,6 +31,8 @@ struct ActionChannelOptions {
   std::chrono::milliseconds progress_interval{2000};
   // Called after an Offboard action was reported Succeeded: the sensor must stop.
   std::function<void()> on_offboarded;
+  // Called with the enforcement policy version each poll reply names (the sensor refetches on change).
+  std::function<void(const std::string& version)> on_policy_version;
 };
 
 class ActionChannel {

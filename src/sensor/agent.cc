@@ -199,6 +199,9 @@ int RunSensor(const SensorOptions& options) {
       ::unlink(JoinPath(state_dir, std::string(kIdentityFile)).c_str());
       ::kill(::getpid(), SIGTERM);
     };
+    copt.on_policy_version = [&uploader](const std::string& version) {
+      if (Status st = uploader.RefreshPolicy(version); !st.ok()) log::Warn("policy fetch failed", {{"error", st.message()}});
+    };
     channel = std::make_unique<ActionChannel>([&uploader] { return uploader.identity(); }, executor.get(), copt);
     channel->Start();
   }

@@ -301,7 +301,15 @@ void Uploader::HeartbeatLoop() {
   }
 }
 
+Status Uploader::RefreshPolicy(const std::string& version) {
+  auto id = identity();
+  if (!id || version.empty() || version == stats().policy_version) return Status::Ok();
+  http::Client client(ClientOptionsWithTimeout(id->server_cert_sha256, options_.request_timeout));
+  return FetchPolicy(client, *id);
+}
+
 Status Uploader::FetchPolicy(http::Client& client, const Identity& id) {
+  std::lock_guard fetch_lock(policy_mu_);
   http::ClientRequest req;
   req.method = "GET";
   req.url = id.Url("/sensor/v1/policy");

@@ -72,6 +72,9 @@ class Uploader {
   bool WaitDrained(std::chrono::milliseconds timeout);
 
   UploaderStats stats() const;
+  // Fetches the enforcement policy now when `version` differs from the one held (the action channel
+  // learns the current version from each poll, so blocks arrive without waiting for a heartbeat).
+  Status RefreshPolicy(const std::string& version);
   std::optional<Identity> identity() const;
 
  private:
@@ -89,6 +92,7 @@ class Uploader {
   DiskQueue* queue_;
   UploaderOptions options_;
   mutable std::mutex mu_;
+  std::mutex policy_mu_;  // one policy fetch at a time (heartbeat thread or RefreshPolicy)
   std::optional<Identity> identity_;
   UploaderStats stats_;
   Stopper stopper_;
