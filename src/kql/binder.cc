@@ -85,15 +85,26 @@ BExpr ColumnRef(std::string name, Type t, const Pos& p) {
 }
 
 bool HasWildcard(const std::string& s) { return s.find('*') != std::string::npos; }
+// Glob match with '*' only. Greedy with one backtrack point (the last '*'), so it is O(|pat|·|s|)
+// at worst; the naive recursion was exponential in the number of stars (a fuzzer found it).
 bool WildMatch(std::string_view pat, std::string_view s) {
-  if (pat.empty()) return s.empty();
-  if (pat[0] == '*') {
-    for (size_t k = 0; k <= s.size(); ++k) {
-      if (WildMatch(pat.substr(1), s.substr(k))) return true;
+  size_t p = 0, i = 0, star = std::string_view::npos, mark = 0;
+  while (i < s.size()) {
+    if (p < pat.size() && pat[p] == '*') {
+      star = p++;
+      mark = i;
+    } else if (p < pat.size() && pat[p] == s[i]) {
+      ++p;
+      ++i;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      i = ++mark;
+    } else {
+      return false;
     }
-    return false;
   }
-  return !s.empty() && pat[0] == s[0] && WildMatch(pat.substr(1), s.substr(1));
+  while (p < pat.size() && pat[p] == '*') ++p;
+  return p == pat.size();
 }
 
 // The column name Kusto gives an unnamed expression: a column keeps its name, d.a → d_a,
