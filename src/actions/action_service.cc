@@ -118,8 +118,7 @@ Result<state::MachineAction> ActionService::Create(const NewAction& n, int64_t n
   return a;
 }
 
-Result<state::MachineAction> ActionService::Finish(state::MachineAction a, int64_t now_ms) {
-  (void)now_ms;
+Result<state::MachineAction> ActionService::Finish(state::MachineAction a) {
   {
     std::lock_guard lock(mu_);
     IndexLocked(a);
@@ -140,7 +139,7 @@ Result<state::MachineAction> ActionService::Cancel(const std::string& tenant, co
     return Status::Ok();
   });
   if (!updated) return Err(updated.error());
-  return Finish(std::move(*updated), now_ms);
+  return Finish(std::move(*updated));
 }
 
 std::vector<state::MachineAction> ActionService::OpenFor(const std::string& tenant, const std::string& device) {
@@ -238,7 +237,7 @@ Result<state::MachineAction> ActionService::Report(const std::string& tenant, co
     return Status::Ok();
   });
   if (!updated) return Err(updated.error());
-  return Finish(std::move(*updated), now_ms);
+  return Finish(std::move(*updated));
 }
 
 Status ActionService::PutFile(const std::string& tenant, const std::string& device, const std::string& id, int index,

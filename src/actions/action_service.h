@@ -109,7 +109,8 @@ class ActionService {
   // Indexes actions changed by other nodes since the last sync; true when one opened.
   bool SyncTenant(const std::string& tenant);
   std::vector<state::MachineAction> OpenFor(const std::string& tenant, const std::string& device);
-  Result<state::MachineAction> Finish(state::MachineAction a, int64_t now_ms);
+  // Re-indexes a written action and wakes the long polls.
+  Result<state::MachineAction> Finish(state::MachineAction a);
 
   state::StateStore& store_;
   ActionOptions options_;

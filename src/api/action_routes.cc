@@ -179,6 +179,12 @@ const odata::EntitySchema& LibraryFileSchema() {
   return s;
 }
 
+// A file index in a path: at most three digits (commands are capped at 20, packages are index 0).
+std::optional<int> ParseIndex(std::string_view text) {
+  if (text.empty() || text.size() > 3 || !std::all_of(text.begin(), text.end(), ::isdigit)) return std::nullopt;
+  return std::stoi(std::string(text));
+}
+
 // What the sensor gets for one action.
 void WriteSensorAction(json::Writer& w, const state::MachineAction& a) {
   w.StartObject().KV("id", a.id).KV("type", a.type).KV("scope", a.scope).KV("status", a.status);
@@ -463,12 +469,9 @@ void RegisterActionRoutes(Api& api) {
   api.Add("GET", "/api/machineactions/{id}/GetLiveResponseResultDownloadLink(index={index})", [](Call& call) {
     auto a = FindActionForCaller(call, std::string(call.req.PathParam("id")), LiveResponseDownload());
     if (!a) return call.Fail(a.error());
-    int index = -1;
-    std::string_view text = call.req.PathParam("index");
-    if (text.empty() || text.size() > 3 || !std::all_of(text.begin(), text.end(), ::isdigit)) {
-      return call.Fail(InvalidArgument("index must be a command index"));
-    }
-    index = std::stoi(std::string(text));
+    auto parsed_index = ParseIndex(call.req.PathParam("index"));
+    if (!parsed_index) return call.Fail(InvalidArgument("index must be a command index"));
+    const int index = *parsed_index;
     if (a->type != "LiveResponse") return call.Fail(InvalidArgument("MachineAction " + a->id + " is not a live response"));
     if (!call.services.actions || !call.services.actions->FilePath(call.tenant(), a->id, index)) {
       return call.Fail(NotFound("Command " + std::to_string(index) + " of MachineAction " + a->id + " has no result"));
@@ -488,11 +491,9 @@ void RegisterActionRoutes(Api& api) {
     }
     std::string id = state::LowerAscii(req.PathParam("id"));
     std::string_view index_text = req.PathParam("index");
-    if (index_text.empty() || index_text.size() > 3 || !std::all_of(index_text.begin(), index_text.end(), ::isdigit) ||
-        !s.download_links || !s.actions) {
-      return SensorError(req, res, NotFound("no such file"));
-    }
-    int index = std::stoi(std::string(index_text));
+    auto parsed_index = ParseIndex(index_text);
+    if (!parsed_index || !s.download_links || !s.actions) return SensorError(req, res, NotFound("no such file"));
+    const int index = *parsed_index;
     if (Status st = s.download_links->Verify(q["t"], id, index, q["e"], q["s"], NowMs()); !st.ok()) {
       return SensorError(req, res, st, "Forbidden");
     }
@@ -631,12 +632,9 @@ void RegisterActionRoutes(Api& api) {
     auto device = ingest::AuthenticateDevice(s.store, req.headers.Get("authorization"));
     if (!device) return SensorError(req, res, device.error());
     if (!s.actions) return SensorError(req, res, Unavailable("machine actions are not running"));
-    std::string_view index = req.PathParam("index");
-    if (index.empty() || index.size() > 3 || !std::all_of(index.begin(), index.end(), ::isdigit)) {
-      return SensorError(req, res, InvalidArgument("index must be a number"));
-    }
-    Status st = s.actions->PutFile(device->tenant_id, device->id, state::LowerAscii(req.PathParam("id")),
-                                   std::stoi(std::string(index)), req.body);
+    auto index = ParseIndex(req.PathParam("index"));
+    if (!index) return SensorError(req, res, InvalidArgument("index must be a number"));
+    Status st = s.actions->PutFile(device->tenant_id, device->id, state::LowerAscii(req.PathParam("id")), *index, req.body);
     if (!st.ok()) return SensorError(req, res, st);
     res.status = 204;
   });

@@ -26,25 +26,27 @@ class ChannelContext : public ActionContext {
                  std::chrono::milliseconds interval)
       : report_(std::move(report)), work_dir_(std::move(work_dir)), interval_(interval) {}
   bool cancelled() const override {
-    const_cast<ChannelContext*>(this)->Check(json::Value::Object(), false);
+    Check(json::Value::Object());
     return cancelled_;
   }
-  void Progress(const json::Value& progress) override { Check(progress, false); }
+  void Progress(const json::Value& progress) override { Check(progress); }
   std::string WorkDir() const override { return work_dir_; }
-  void Check(const json::Value& progress, bool force) {
+
+ private:
+  // Reports progress at most every `interval`; the reply says whether the action was cancelled.
+  void Check(const json::Value& progress) const {
     auto now = std::chrono::steady_clock::now();
-    if (!force && now - last_ < interval_) return;
+    if (now - last_ < interval_) return;
     last_ = now;
     const std::string status = report_(progress);
     if (status == "Cancelled" || status == "TimeOut") cancelled_ = true;
   }
 
- private:
   std::function<std::string(const json::Value&)> report_;
   std::string work_dir_;
   std::chrono::milliseconds interval_;
-  std::chrono::steady_clock::time_point last_{};
-  bool cancelled_ = false;
+  mutable std::chrono::steady_clock::time_point last_{};
+  mutable bool cancelled_ = false;
 };
 
 }  // namespace
@@ -156,9 +158,11 @@ void ActionChannel::Loop() {
       if (r.id.empty() || finished_.count(r.id)) continue;
       if (const json::Value* p = a.Find("params"); p && p->is_object()) r.params = *p;
       if (const json::Value* c = a.Find("commands"); c && c->is_array()) r.params.Set("Commands", *c);
-      json::Value servers = json::Value::Array();
-      for (const auto& ip : ServerAddresses(id->server_url)) servers.Append(json::Value(ip));
-      r.params.Set("ServerAddresses", std::move(servers));
+      if (r.type == "Isolate") {  // the one action that needs them; resolved when it runs
+        json::Value servers = json::Value::Array();
+        for (const auto& ip : ServerAddresses(id->server_url)) servers.Append(json::Value(ip));
+        r.params.Set("ServerAddresses", std::move(servers));
+      }
       Run(*id, r);
       ran = true;
     }

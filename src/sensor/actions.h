@@ -21,7 +21,7 @@ struct ActionRequest {
   std::string type;   // MDE MachineAction type: Isolate, Unisolate, RestrictCodeExecution, ...
   std::string scope;  // Full | Selective (isolation), Quick | Full (scan), or ""
   // Type-specific parameters: StopAndQuarantineFile {"Sha1"}; LiveResponse {"Commands":[...]} in MDE's
-  // shape; every action also gets {"ServerAddresses":[...]} (what isolation must keep reachable).
+  // shape; Isolate also gets {"ServerAddresses":[...]} (what isolation must keep reachable).
   json::Value params = json::Value::Object();
 };
 

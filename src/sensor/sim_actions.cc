@@ -3,7 +3,7 @@
 #include <zlib.h>
 
 #include <cstring>
-#include <map>
+#include <set>
 #include <random>
 
 #include "common/log.h"
@@ -96,7 +96,7 @@ void SimActionResponder::Worker(int index) {
   std::bernoulli_distribution fails(options_.failure_fraction);
   http::Client client(ClientOptionsFor((*ids_)[mine[0]]->server_cert_sha256));
   std::vector<Due> due;
-  std::map<std::string, bool> seen;  // action ids already taken
+  std::set<std::string> seen;  // action ids already taken
 
   auto send = [&](const Identity& id, std::string method, const std::string& path, std::string body, const char* type) {
     http::ClientRequest req;
@@ -166,7 +166,7 @@ void SimActionResponder::Worker(int index) {
             for (const json::Value& a : list->items()) {
               std::string aid = a.GetString("id").value_or("");
               if (aid.empty() || seen.count(aid)) continue;
-              seen[aid] = true;
+              seen.insert(aid);
               ++received_;
               json::Value progress = json::Value::Object();
               progress.Set("status", "InProgress");
