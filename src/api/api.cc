@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "common/strings.h"
 
 #include <cctype>
 
@@ -11,14 +12,6 @@ namespace {
 constexpr std::string_view kJsonContentType = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8";
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
 
 // "/api/v1.0/alerts" is the versioned spelling of "/api/alerts".
 void NormalizeVersionedPath(http::Request& req) {

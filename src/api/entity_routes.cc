@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "api/api.h"
+#include "common/strings.h"
 #include "api/entities.h"
 #include "api/validators.h"
 #include "common/time.h"
@@ -34,11 +35,6 @@ constexpr const char* kFileTables[] = {"DeviceProcessEvents", "DeviceFileEvents"
                                        "DeviceEvents"};
 
 std::string Lower(std::string_view s) { return state::LowerAscii(s); }
-bool IEquals(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-  });
-}
 
 // Hash containers keyed by string that look up string_views without building a string per row.
 struct StringHash {
@@ -230,7 +226,7 @@ Status ScanFile(Call& call, const EventScope& scope, const FileHash& hash, std::
                                                     "ProcessVersionInfoProductName"};
   bool second_pass = false;
   auto on_row = [&](const Rows& rows, size_t r) {
-    if (second_pass && IEquals(rows.Str(kSha256, r), hash.hex)) return;  // counted in the first pass
+    if (second_pass && EqualsIgnoreCase(rows.Str(kSha256, r), hash.hex)) return;  // counted in the first pass
     int64_t ts = rows.Int(kTs, r).value_or(0);
     std::string_view device = rows.Str(kDevice, r);
     out->sightings.Add(device, ts);
@@ -327,7 +323,7 @@ Result<int64_t> LookBackStart(const Call& call) {
   if (!form) return Err(InvalidArgument("malformed query string"));
   int64_t hours = kDefaultLookBackHours;
   for (const auto& [k, v] : *form) {
-    if (!IEquals(k, "lookBackHours")) continue;
+    if (!EqualsIgnoreCase(k, "lookBackHours")) continue;
     char* end = nullptr;
     long long n = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || !end || *end || n < 1 || n > kDefaultLookBackHours) {
@@ -463,7 +459,7 @@ void FileRoutes(Api& api) {
     auto sha1 = Sha1Key(call, requirements::ReadAlerts());
     if (!sha1) return;
     RespondRelatedAlerts(call, [&](const state::Alert& a) {
-      return AnyEvidence(a, [&](const state::AlertEvidence& e) { return IEquals(e.sha1, sha1->hex); });
+      return AnyEvidence(a, [&](const state::AlertEvidence& e) { return EqualsIgnoreCase(e.sha1, sha1->hex); });
     });
   });
   api.Add("GET", "/api/files/{id}/machines", [](Call& call) {
@@ -531,8 +527,8 @@ void UserRoutes(Api& api) {
     auto name = UserKey(call, requirements::ReadAlerts());
     if (!name) return;
     RespondRelatedAlerts(call, [&](const state::Alert& a) {
-      return IEquals(a.related_user_name, *name) ||
-             AnyEvidence(a, [&](const state::AlertEvidence& e) { return IEquals(e.account_name, *name); });
+      return EqualsIgnoreCase(a.related_user_name, *name) ||
+             AnyEvidence(a, [&](const state::AlertEvidence& e) { return EqualsIgnoreCase(e.account_name, *name); });
     });
   });
   api.Add("GET", "/api/users/{name}/machines", [](Call& call) {
@@ -549,7 +545,7 @@ void UserRoutes(Api& api) {
       // after every logon event.
       for (const state::Machine& m : scope.view().machines) {
         if (std::any_of(m.logged_on_users.begin(), m.logged_on_users.end(),
-                        [&](const std::string& u) { return IEquals(u, *name); })) {
+                        [&](const std::string& u) { return EqualsIgnoreCase(u, *name); })) {
           seen->Add(m.id, 0);
         }
       }

@@ -5,6 +5,7 @@
 // bounded by max_depth, and and/or chains are flattened into n-ary nodes so long chains do not
 // build deep trees (which would recurse deeply when evaluated or destroyed).
 #include "api/odata.h"
+#include "common/strings.h"
 
 #include <array>
 
@@ -30,14 +31,6 @@ bool IsIdentStart(char c) { return IsAlpha(c) || c == '_'; }
 bool IsIdentChar(char c) { return IsIdentStart(c) || IsDigit(c); }
 bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ToLowerAscii(a[i]) != ToLowerAscii(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);

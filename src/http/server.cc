@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "http/server.h"
+#include "common/strings.h"
 
 namespace ward::http {
 namespace {
@@ -78,14 +79,6 @@ std::string_view View(const S& s) {
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 char AsciiUpper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
-}
 
 // True when the comma-separated header value contains `token` (case-insensitive), e.g. "close".
 bool HasToken(std::string_view value, std::string_view token) {

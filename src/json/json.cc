@@ -1,6 +1,7 @@
 // The only translation unit that includes simdjson and RapidJSON.
 #define RAPIDJSON_HAS_STDSTRING 1
 #include "json/json.h"
+#include "common/strings.h"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -57,12 +58,6 @@ Status ConvertElement(simdjson::dom::element el, size_t depth, size_t max_depth,
     }
   }
   return Internal("unknown JSON element type");
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 }  // namespace
@@ -255,7 +250,6 @@ std::string Quote(std::string_view s) {
   w.String(s);
   return w.Take();
 }
-
 
 struct FlatObjectReader::Impl {
   simdjson::dom::parser parser;

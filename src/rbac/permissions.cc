@@ -1,4 +1,5 @@
 #include "rbac/permissions.h"
+#include "common/strings.h"
 
 #include <algorithm>
 #include <cctype>
@@ -6,15 +7,9 @@
 namespace ward::rbac {
 namespace {
 
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 std::optional<std::string> Canonical(const std::vector<ApiPermissionInfo>& registry, std::string_view name) {
   for (const ApiPermissionInfo& p : registry) {
-    if (IEquals(p.name, name)) return std::string(p.name);
+    if (EqualsIgnoreCase(p.name, name)) return std::string(p.name);
   }
   return std::nullopt;
 }
@@ -38,7 +33,7 @@ const std::vector<PortalPermissionInfo>& PortalPermissions() {
 
 std::optional<PortalPermission> ParsePortalPermission(std::string_view name) {
   for (const PortalPermissionInfo& p : PortalPermissions()) {
-    if (IEquals(p.name, name) || IEquals(p.display_name, name)) return p.permission;
+    if (EqualsIgnoreCase(p.name, name) || EqualsIgnoreCase(p.display_name, name)) return p.permission;
   }
   return std::nullopt;
 }
