@@ -162,3 +162,13 @@ def test_full_remediation_groups_quarantine_what_a_scan_finds(ward, admin_token,
                 os.unlink(eicar)
     finally:
         ward.request("DELETE", f"/api/rbac/devicegroups/{group['id']}", admin_token)
+
+
+def test_offboard_stops_the_sensor_and_forgets_its_identity(ward, admin_token, real_sensor):
+    done = run_action(ward, admin_token, real_sensor["device"], "offboard", {}, 60)
+    assert done["status"] == "Succeeded", done
+    # The sensor deletes its identity and stops itself; the server revoked the credential.
+    assert wait_for(lambda: not (real_sensor["state"] / "identity.json").exists(), 20)
+    assert wait_for(lambda: "sensor stopped" in real_sensor["log"].read_text(), 30), real_sensor["log"].read_text()[-2000:]
+    m = ward.get(f"/api/machines/{real_sensor['device']}", admin_token).json()
+    assert m["onboardingStatus"] == "Offboarded"
