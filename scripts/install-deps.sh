@@ -8,18 +8,30 @@ PKGS=(
   libsimdjson-dev rapidjson-dev libre2-dev libyaml-cpp-dev libhyperscan-dev
   libcli11-dev libfmt-dev
   libnftables-dev libyara-dev libarchive-dev nftables iproute2 util-linux
+  librdkafka-dev kcat
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-16 libclang-rt-16-dev
-  python3 python3-pytest python3-requests python3-msal python3-cryptography zstd
+  python3 python3-pytest python3-requests python3-msal python3-cryptography python3-azure zstd
   wrk openssl curl
 )
+# The Azure Storage emulator the streaming tests deliver to, pinned by tools/azurite/package-lock.json.
+install_azurite() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tools/azurite"
+  [ -x "$dir/node_modules/.bin/azurite-blob" ] && return 0
+  command -v npm >/dev/null || { echo "install-deps: npm is missing (Node.js is needed for Azurite)" >&2; return 1; }
+  echo "install-deps: installing Azurite with npm" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
-echo "install-deps: installing ${missing[*]}" >&2
-SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+install_azurite

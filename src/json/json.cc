@@ -207,6 +207,16 @@ Writer& Writer::Double(double v) {
 }
 Writer& Writer::Bool(bool b) { impl_->writer.Bool(b); return *this; }
 Writer& Writer::Null() { impl_->writer.Null(); return *this; }
+Writer& Writer::Raw(std::string_view text) {
+  impl_->writer.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+  return *this;
+}
+
+bool IsValidJson(std::string_view text) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  return !parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true).get(root);
+}
 
 Writer& Writer::Val(const Value& v) {
   switch (v.type()) {

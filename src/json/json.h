@@ -169,6 +169,9 @@ class Writer {
   Writer& Bool(bool b);
   Writer& Null();
   Writer& Val(const Value& v);  // writes a whole DOM value
+  // Writes `text` as a value, unchanged: the caller guarantees it is one valid JSON value
+  // (see IsValidJson). For JSON that is already text, such as stored dynamic columns.
+  Writer& Raw(std::string_view text);
   // Key + value shorthands.
   Writer& KV(std::string_view k, std::string_view v) { return Key(k).String(v); }
   Writer& KV(std::string_view k, const char* v) { return Key(k).String(v); }
@@ -187,6 +190,9 @@ class Writer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Whether text is exactly one well-formed JSON value (duplicate keys are not checked).
+bool IsValidJson(std::string_view text);
 
 // Escapes s as a JSON string literal including the quotes.
 std::string Quote(std::string_view s);

@@ -165,6 +165,13 @@ template <class V> void VisitFields(MachineAction& r, V& v) {
   v("commandsJson", r.commands_json); v("paramsJson", r.params_json); v("resultJson", r.result_json);
   v("failureReason", r.failure_reason); v("sensorUpdateMs", r.sensor_update_ms);
 }
+template <class V> void VisitFields(StreamConfiguration& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("name", r.name); v("enabled", r.enabled);
+  v("eventTypes", r.event_types); v("deviceGroups", r.device_groups); v("destinationsJson", r.destinations_json);
+  v("createdBy", r.created_by); v("lastModifiedBy", r.last_modified_by); v("createdMs", r.created_ms);
+  v("lastModifiedMs", r.last_modified_ms); v("replayFromTicks", r.replay_from_ticks);
+  v("replayGeneration", r.replay_generation);
+}
 template <class V> void VisitFields(LibraryFile& r, V& v) {
   v("tenantId", r.tenant_id); v("fileName", r.file_name); v("id", r.id); v("sha256", r.sha256); v("size", r.size);
   v("description", r.description); v("parametersDescription", r.parameters_description);
@@ -289,6 +296,8 @@ json::Value ToJson(const Indicator& r) { return Encode(r); }
 Result<Alert> AlertFromJson(const json::Value& v) { return Decode<Alert>(v); }
 Result<MachineAction> MachineActionFromJson(const json::Value& v) { return Decode<MachineAction>(v); }
 json::Value ToJson(const LibraryFile& r) { return Encode(r); }
+json::Value ToJson(const StreamConfiguration& r) { return Encode(r); }
+Result<StreamConfiguration> StreamConfigurationFromJson(const json::Value& v) { return Decode<StreamConfiguration>(v); }
 Result<LibraryFile> LibraryFileFromJson(const json::Value& v) { return Decode<LibraryFile>(v); }
 Result<Indicator> IndicatorFromJson(const json::Value& v) { return Decode<Indicator>(v); }
 json::Value ToJson(const DetectionRule& r) { return Encode(r); }

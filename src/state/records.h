@@ -349,6 +349,25 @@ struct CustomDetectionRule {
   int64_t alerts_raised = 0;         // over the rule's life (Ward extension)
 };
 
+// A streaming configuration (Ward's API for what MDE sets up in its portal): which hunting tables of
+// which device groups go to which destinations. `destinations_json` is the validated JSON array of
+// destinations, secrets included (the API never returns them; see src/stream/destinations.h).
+struct StreamConfiguration {
+  std::string tenant_id;
+  std::string id;  // GUID
+  std::string name;
+  bool enabled = true;
+  std::vector<std::string> event_types;    // "AdvancedHunting-<Table>", as MDE names the categories
+  std::vector<std::string> device_groups;  // device group names; empty = every device
+  std::string destinations_json;
+  std::string created_by, last_modified_by;
+  int64_t created_ms = 0, last_modified_ms = 0;
+  // A replay request: destinations rewind to the first log record received at or after this time.
+  // The generation increases with every request so each destination replays once.
+  int64_t replay_from_ticks = 0;
+  int64_t replay_generation = 0;
+};
+
 json::Value ToJson(const User& r);
 json::Value ToJson(const UserGroup& r);
 json::Value ToJson(const Role& r);
@@ -365,6 +384,7 @@ json::Value ToJson(const LibraryFile& r);
 json::Value ToJson(const Indicator& r);
 json::Value ToJson(const DetectionRule& r);
 json::Value ToJson(const CustomDetectionRule& r);
+json::Value ToJson(const StreamConfiguration& r);
 Result<User> UserFromJson(const json::Value& v);
 Result<UserGroup> UserGroupFromJson(const json::Value& v);
 Result<Role> RoleFromJson(const json::Value& v);
@@ -381,6 +401,7 @@ Result<LibraryFile> LibraryFileFromJson(const json::Value& v);
 Result<Indicator> IndicatorFromJson(const json::Value& v);
 Result<DetectionRule> DetectionRuleFromJson(const json::Value& v);
 Result<CustomDetectionRule> CustomDetectionRuleFromJson(const json::Value& v);
+Result<StreamConfiguration> StreamConfigurationFromJson(const json::Value& v);
 
 json::Value StringArray(const std::vector<std::string>& values);
 // Reads an array of strings; nullopt when v is not an array of strings.

@@ -24,6 +24,7 @@ const char* KindName(Kind kind) {
     case Kind::kDetectionRule: return "detection_rule";
     case Kind::kCustomDetectionRule: return "custom_detection_rule";
     case Kind::kLibraryFile: return "library_file";
+    case Kind::kStreamConfiguration: return "stream_configuration";
   }
   return "unknown";
 }

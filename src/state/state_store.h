@@ -24,7 +24,7 @@ namespace ward::state {
 
 enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion,
                   kEnrollmentKey, kAlert, kMachineAction, kIndicator, kDetectionRule, kCustomDetectionRule,
-                  kLibraryFile };
+                  kLibraryFile, kStreamConfiguration };
 const char* KindName(Kind kind);
 
 struct Document {
@@ -121,6 +121,8 @@ WARD_RECORD_TRAITS(Indicator, Kind::kIndicator, r.id, LowerAscii(r.indicator_typ
 WARD_RECORD_TRAITS(DetectionRule, Kind::kDetectionRule, r.id, "", DetectionRuleFromJson);
 // Rule names are unique per tenant, as in MDE.
 WARD_RECORD_TRAITS(CustomDetectionRule, Kind::kCustomDetectionRule, r.id, LowerAscii(r.display_name), CustomDetectionRuleFromJson);
+// Configuration names are unique per tenant.
+WARD_RECORD_TRAITS(StreamConfiguration, Kind::kStreamConfiguration, r.id, LowerAscii(r.name), StreamConfigurationFromJson);
 #undef WARD_RECORD_TRAITS
 
 template <class R>
