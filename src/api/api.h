@@ -42,6 +42,10 @@ class ActionService;
 class DownloadLinks;
 }
 
+namespace ward::stream {
+class StreamService;
+}
+
 namespace ward::api {
 
 class MachineCatalog;
@@ -70,6 +74,7 @@ struct Services {
   std::shared_ptr<ingest::SensorPolicyCache> sensor_policies;
   actions::ActionService* actions = nullptr;  // machine actions; null when not wired (unit tests)
   std::shared_ptr<actions::DownloadLinks> download_links;  // signed links to action files
+  stream::StreamService* streaming = nullptr;  // the Streaming API's destinations; null when not wired
   std::string library_dir;                    // live-response library bytes (<data-dir>/library)
   std::string public_url;                   // configured URL clients use ("" = request host)
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
@@ -168,6 +173,7 @@ void RegisterHuntingRoutes(Api& api);      // hunting_routes.cc: advanced huntin
 void RegisterAuditRoutes(Api& api);        // audit_routes.cc
 void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding
 void RegisterActionRoutes(Api& api);       // action_routes.cc: response actions, their sensor channel, library
+void RegisterStreamingRoutes(Api& api);    // streaming_routes.cc: streaming configurations (Ward extension)
 // metadata_routes.cc: /api/$metadata, /api (service document), /api/openapi.json. Register it last:
 // the OpenAPI document lists the routes registered when it is requested.
 void RegisterMetadataRoutes(Api& api);

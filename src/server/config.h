@@ -13,7 +13,8 @@
 //               "concurrentQueries": 1},               // queries running at once, shared fairly by tenants
 //   "actions": {"pendingTimeoutSeconds": 259200,     // a device that never picks an action up: TimeOut
 //               "runningTimeoutSeconds": 86400,      // an action whose device stopped reporting: TimeOut
-//               "longPolls": 4}                      // sensors waiting at once (each holds an HTTP thread)
+//               "longPolls": 4},                     // sensors waiting at once (each holds an HTTP thread)
+//   "streaming": {"replayHours": 6}                  // the event log keeps at least this long to replay from
 // }
 #include <string>
 
@@ -35,6 +36,7 @@ struct Config {
   int64_t action_pending_timeout_s = 3 * 24 * 3600;  // MDE queues actions for offline devices for 3 days
   int64_t action_running_timeout_s = 24 * 3600;
   int action_long_polls = 0;  // 0 = a quarter of the HTTP threads
+  int stream_replay_hours = 6;  // the event log's minimum retention (also the dedup window of retried batches)
 };
 
 // MDE's per-endpoint exceptions to the 100/min + 1,500/h default (reference/mde-api.md §6).

@@ -26,12 +26,10 @@
 #include "rbac/authorizer.h"
 #include "server/config.h"
 #include "state/sqlite_state_store.h"
+#include "stream/stream_service.h"
 
 namespace ward::server {
 
-// Event-log segments younger than this stay, so that a batch retried after a restart is still
-// recognised as a duplicate (the dedup index is rebuilt from the log).
-constexpr std::chrono::hours kLogMinRetention{6};
 
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
   std::string host;
@@ -124,7 +122,9 @@ Status Serve(const ServeOptions& o) {
   fs::create_directories(events_dir + "/cursors");
   events::FileEventLogOptions log_options;
   log_options.dir = events_dir + "/log";
-  log_options.min_retention = kLogMinRetention;
+  // Segments younger than this stay: a batch retried after a restart is still recognised as a
+  // duplicate (the dedup index is rebuilt from the log), and streams can replay that far back.
+  log_options.min_retention = std::chrono::hours(cfg.stream_replay_hours);
   WARD_ASSIGN_OR_RETURN(auto event_log, events::FileEventLog::Open(log_options));
   events::ColumnarStoreOptions store_options;
   store_options.dir = events_dir + "/store";
@@ -165,6 +165,13 @@ Status Serve(const ServeOptions& o) {
   custom_options.before_run = [&] { store_writer.WaitUntilApplied(event_log->EndOffset(), std::chrono::seconds(30)); };
   detect::CustomDetections custom_detections(*store, *event_store, alert_writer, schema, registry, custom_options);
   WARD_RETURN_IF_ERROR(custom_detections.Start());
+  // Streaming: each destination is its own log consumer (src/stream/stream_service.h).
+  stream::StreamServiceOptions stream_options;
+  stream_options.cursor_dir = events_dir + "/cursors";
+  stream_options.dead_letter_dir = o.data_dir + "/streaming/deadletters";
+  stream_options.sink_context.files_dir = o.data_dir + "/streaming/files";
+  stream::StreamService streaming(*event_log, *store, schema, registry, stream_options);
+  WARD_RETURN_IF_ERROR(streaming.Start());
   ingest::IngestService ingest_service(*event_log, schema, registry);
   WARD_RETURN_IF_ERROR(ingest_service.RebuildDedupIndex());
 
@@ -181,6 +188,7 @@ Status Serve(const ServeOptions& o) {
   services.actions = &action_service;
   services.download_links = std::make_shared<actions::DownloadLinks>(link_key);
   services.library_dir = o.data_dir + "/library";
+  services.streaming = &streaming;
   services.ingest = &ingest_service;
   services.event_store = event_store.get();
   services.event_log = event_log.get();
@@ -206,6 +214,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterAuditRoutes(api);
   api::RegisterSensorRoutes(api);
   api::RegisterActionRoutes(api);
+  api::RegisterStreamingRoutes(api);
   api::RegisterMetadataRoutes(api);  // last: its $metadata/openapi.json describe all the groups above
 
   // Block the signals in every thread; the main thread waits for them below.
@@ -242,8 +251,8 @@ Status Serve(const ServeOptions& o) {
       auto n = store->DeleteExpired(now);
       if (!n) log::Warn("sweeping expired OAuth artefacts failed", {{"error", n.error().message()}});
       // The log is kept until every consumer is past it (and for the dedup window).
-      uint64_t oldest_needed =
-          std::min({event_store->durable_log_offset(), profiles.applied_offset(), detection.applied_offset()});
+      uint64_t oldest_needed = std::min({event_store->durable_log_offset(), profiles.applied_offset(),
+                                         detection.applied_offset(), streaming.oldest_needed()});
       if (Status st = event_log->TruncateBefore(oldest_needed); !st.ok())
         log::Warn("event log truncation failed", {{"error", st.message()}});
     }
@@ -265,6 +274,7 @@ Status Serve(const ServeOptions& o) {
   custom_detections.Stop();
   profiles.Stop();
   detection.Stop();
+  streaming.Stop();
   store_writer.Stop();
   log::Info("stopped");
   return Status::Ok();

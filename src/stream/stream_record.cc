@@ -73,12 +73,16 @@ StreamRecord RenderRecord(const events::RowBatch& batch, size_t row, const event
   w.KV("category", CategoryOf(table.name));
   w.KV("_TimeReceivedBySvc", received);
   w.Key("properties").StartObject();
+  // DeviceInfo has a MachineGroup column of its own: it is filled in place, not repeated.
+  const int group_column = table.Find("MachineGroup");
   for (size_t c = 0; c < table.columns.size(); ++c) {
     w.Key(table.columns[c].name);
-    if (c < r.values.size()) WriteCell(w, table.columns[c].type, r.values[c]);
+    bool present = c < r.values.size() && !std::holds_alternative<std::monostate>(r.values[c]);
+    if (static_cast<int>(c) == group_column && !present) w.String(machine_group);
+    else if (present) WriteCell(w, table.columns[c].type, r.values[c]);
     else w.Null();
   }
-  w.KV("MachineGroup", machine_group);
+  if (group_column < 0) w.KV("MachineGroup", machine_group);
   w.EndObject();
   w.EndObject();
   out.json = w.Take();

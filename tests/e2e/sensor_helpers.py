@@ -65,3 +65,28 @@ def wait_for(fn, timeout=10):
         if value or time.time() > deadline:
             return value
         time.sleep(0.2)
+
+
+def simulate_through_kill_9(ward, sensor_bin, pkg, tmp_path, devices=5, rate=2000, duration=12, kill_after=3):
+    """Runs `ward-sensor simulate` while the server is killed with SIGKILL and restarted; returns the
+    simulator's summary once every event is acknowledged."""
+    import signal
+    import subprocess
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    sim = subprocess.Popen([sensor_bin, "simulate", "--onboarding", str(pkg), "--devices", str(devices), "--rate", str(rate),
+                            "--duration", str(duration), "--state-dir", str(fleet)],
+                           stdout=subprocess.PIPE, stderr=open(tmp_path / "sim.log", "w"), text=True)
+    try:
+        time.sleep(kill_after)
+        ward.proc.send_signal(signal.SIGKILL)
+        ward.proc.wait()
+        time.sleep(2)  # the simulator queues and retries meanwhile
+        ward.start()
+        out, _ = sim.communicate(timeout=90)
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["accepted"] > 0 and summary.get("pending", 0) == 0, summary
+    return summary

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from conftest import WARD, Ward, run_ward
+from sensor_helpers import simulate_through_kill_9
 
 SENSOR = os.path.join(os.path.dirname(WARD), "ward-sensor")
 
@@ -122,24 +123,7 @@ def test_real_collectors_report_process_file_and_network_events(ward, admin_toke
 def test_kill_9_loses_no_acknowledged_batch(tmp_path):
     w = Ward(tmp_path / "durable", tls=False)
     w.start()
-    pkg = package(w, tmp_path)
-    fleet = tmp_path / "fleet"
-    fleet.mkdir()
-    sim = subprocess.Popen([SENSOR, "simulate", "--onboarding", str(pkg), "--devices", "5", "--rate", "2000",
-                            "--duration", "12", "--state-dir", str(fleet)],
-                           stdout=subprocess.PIPE, stderr=open(tmp_path / "sim.log", "w"), text=True)
-    try:
-        time.sleep(3)
-        w.proc.send_signal(signal.SIGKILL)
-        w.proc.wait()
-        time.sleep(2)  # the simulator queues and retries meanwhile
-        w.start()
-        out, _ = sim.communicate(timeout=90)
-    finally:
-        if sim.poll() is None:
-            sim.kill()
-    summary = json.loads(out.strip().splitlines()[-1])
-    assert summary["accepted"] > 0 and summary.get("pending", 0) == 0, summary
+    summary = simulate_through_kill_9(w, SENSOR, package(w, tmp_path), tmp_path)
     w.stop()  # a clean stop seals the store
     stats = json.loads(run_ward("admin", "events", "stats", "--data-dir", w.data_dir).stdout)
     # Alert rows (AlertEvidence carries DeviceId) come from detection, not from the sensors.

@@ -236,5 +236,60 @@ TEST(StreamRecordTest, NamesAsMdeDoes) {
   EXPECT_EQ(BlobPathOf("tid", t), "tenantId=tid/y=2024/m=05/d=07/h=09/m=00/PT1H.json");
 }
 
+TEST(StreamRecordTest, RendersEveryColumnTypeAsMdeDoes) {
+  // IdentityLogonEvents has dynamic AdditionalFields; DeviceInfo has bool and long columns.
+  const events::TableDef& identity = *Schema().Find("IdentityLogonEvents");
+  events::RowBatch b;
+  b.tenant_id = "tid";
+  b.received_ticks = *ParseIsoTicks("2024-05-07T09:41:12.1234567Z");
+  events::Row row;
+  row.table = identity.id;
+  row.values.resize(identity.columns.size());
+  row.values[identity.Find("Timestamp")] = *ParseIsoTicks("2024-05-07T09:40:00Z");
+  row.values[identity.Find("AdditionalFields")] = std::string(R"({"Count":2,"To":["a"]})");
+  row.values[identity.Find("ActionType")] = std::string("Logon\"\n");
+  b.rows.push_back(row);
+  StreamRecord r = RenderRecord(b, 0, identity, "Web");
+  auto v = json::Value::Parse(r.json);
+  ASSERT_TRUE(v.has_value()) << r.json;
+  EXPECT_EQ(v->GetString("time"), "2024-05-07T09:41:12.1234567Z");
+  const json::Value& p = *v->Find("properties");
+  EXPECT_EQ(p.GetString("Timestamp"), "2024-05-07T09:40:00.0000000Z");
+  EXPECT_EQ(p.Find("AdditionalFields")->GetInt("Count"), 2);  // a dynamic column is JSON
+  EXPECT_EQ(p.GetString("ActionType"), "Logon\"\n");
+  EXPECT_EQ(p.GetString("MachineGroup"), "Web");
+  EXPECT_EQ(p.members().back().key, "MachineGroup");
+  EXPECT_EQ(r.json.find('\n'), std::string::npos);  // one line per record
+
+  // A dynamic cell that is not JSON stays a string rather than breaking the record.
+  b.rows[0].values[identity.Find("AdditionalFields")] = std::string("{not json");
+  auto broken = json::Value::Parse(RenderRecord(b, 0, identity, "").json);
+  ASSERT_TRUE(broken.has_value());
+  EXPECT_EQ(broken->Find("properties")->GetString("AdditionalFields"), "{not json");
+
+  const events::TableDef& info = *Schema().Find("DeviceInfo");
+  events::Row d;
+  d.table = info.id;
+  d.values.resize(info.columns.size());
+  int boolean = -1;
+  for (size_t c = 0; c < info.columns.size(); ++c) {
+    if (info.columns[c].type == events::ColumnType::kBool) boolean = static_cast<int>(c);
+  }
+  ASSERT_GE(boolean, 0);
+  d.values[boolean] = int64_t{1};
+  b.rows = {d};
+  std::string dtext = RenderRecord(b, 0, info, "").json;
+  auto dv = json::Value::Parse(dtext);
+  ASSERT_TRUE(dv.has_value()) << dtext << dv.error().message();
+  EXPECT_TRUE(dv->Find("properties")->Find(info.columns[boolean].name)->as_bool());
+  EXPECT_EQ(dv->Find("properties")->GetString("MachineGroup"), "");  // its own column, once
+
+  StreamRecord second = RenderRecord(b, 0, info, "");
+  const StreamRecord* both[] = {&second, &second};
+  auto wrapped = json::Value::Parse(WrapRecords(both));
+  ASSERT_TRUE(wrapped.has_value());
+  EXPECT_EQ(wrapped->Find("records")->items().size(), 2u);
+}
+
 }  // namespace
 }  // namespace ward::stream
