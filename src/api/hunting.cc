@@ -68,33 +68,6 @@ void WriteResults(json::Writer& w, const kql::QueryResult& result) {
   w.EndArray();
 }
 
-// PnDTnHnMnS (weeks too; years and months have no fixed length and are refused), as ticks.
-std::optional<int64_t> ParseIsoDuration(std::string_view d) {
-  if (d.size() < 3 || d[0] != 'P') return std::nullopt;
-  double total = 0;
-  bool time = false, any = false, any_time = false;
-  for (size_t k = 1; k < d.size();) {
-    if (d[k] == 'T') {
-      if (time) return std::nullopt;
-      time = true, ++k;
-      continue;
-    }
-    size_t start = k;
-    while (k < d.size() && (std::isdigit(static_cast<unsigned char>(d[k])) || d[k] == '.')) ++k;
-    if (k == start || k == d.size()) return std::nullopt;
-    double v = std::strtod(std::string(d.substr(start, k - start)).c_str(), nullptr);
-    char unit = d[k++];
-    double seconds = !time && unit == 'W' ? 7 * 86400.0 : !time && unit == 'D' ? 86400.0
-                   : time && unit == 'H' ? 3600.0 : time && unit == 'M' ? 60.0 : time && unit == 'S' ? 1.0 : -1;
-    if (seconds < 0) return std::nullopt;
-    total += v * seconds;
-    any = true;
-    any_time |= time;
-  }
-  if (!any || (time && !any_time) || total > 3650.0 * 86400) return std::nullopt;
-  return static_cast<int64_t>(total * kTicksPerSecond);
-}
-
 }  // namespace
 
 Result<TimeWindow> ParseGraphTimespan(std::string_view text, int64_t now_ticks) {
@@ -103,16 +76,16 @@ Result<TimeWindow> ParseGraphTimespan(std::string_view text, int64_t now_ticks) 
   size_t slash = text.find('/');
   std::string_view a = text.substr(0, slash), b = slash == std::string_view::npos ? std::string_view() : text.substr(slash + 1);
   if (slash == std::string_view::npos) {
-    if (auto d = ParseIsoDuration(a)) return TimeWindow{now_ticks - *d, now_ticks};
+    if (auto d = ParseIsoDurationTicks(a)) return TimeWindow{now_ticks - *d, now_ticks};
     auto start = ParseIsoTicks(a);
     if (!start) return bad();
     w = {*start, now_ticks};
-  } else if (auto d = ParseIsoDuration(a)) {
+  } else if (auto d = ParseIsoDurationTicks(a)) {
     auto end = ParseIsoTicks(b);
     if (!end) return bad();
     w = {*end - *d, *end};
   } else if (auto start = ParseIsoTicks(a)) {
-    if (auto d2 = ParseIsoDuration(b)) {
+    if (auto d2 = ParseIsoDurationTicks(b)) {
       w = {*start, *start + *d2};
     } else if (auto end = ParseIsoTicks(b)) {
       w = {*start, *end};

@@ -1,7 +1,10 @@
 #include "common/time.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 
 namespace ward {
 namespace {
@@ -194,6 +197,32 @@ int64_t NowTicks() {
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::optional<int64_t> ParseIsoDurationTicks(std::string_view d) {
+  if (d.size() < 3 || d[0] != 'P') return std::nullopt;
+  double total = 0;
+  bool time = false, any = false, any_time = false;
+  for (size_t k = 1; k < d.size();) {
+    if (d[k] == 'T') {
+      if (time) return std::nullopt;
+      time = true, ++k;
+      continue;
+    }
+    size_t start = k;
+    while (k < d.size() && (std::isdigit(static_cast<unsigned char>(d[k])) || d[k] == '.')) ++k;
+    if (k == start || k == d.size()) return std::nullopt;
+    double v = std::strtod(std::string(d.substr(start, k - start)).c_str(), nullptr);
+    char unit = d[k++];
+    double seconds = !time && unit == 'W' ? 7 * 86400.0 : !time && unit == 'D' ? 86400.0
+                   : time && unit == 'H' ? 3600.0 : time && unit == 'M' ? 60.0 : time && unit == 'S' ? 1.0 : -1;
+    if (seconds < 0) return std::nullopt;
+    total += v * seconds;
+    any = true;
+    any_time |= time;
+  }
+  if (!any || (time && !any_time) || total > 3650.0 * 86400) return std::nullopt;
+  return static_cast<int64_t>(total * kTicksPerSecond);
 }
 
 }  // namespace ward
