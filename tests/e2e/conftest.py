@@ -135,6 +135,15 @@ def assert_mde_error(resp, status, code):
     assert body["error"]["target"] == resp.headers["x-request-id"]
 
 
+def checked_api(ward, token):
+    """A caller of the management API that fails the test on any error: api(method, path, body) → JSON."""
+    def api(method, path, body=None):
+        r = ward.request(method, path, token, json=body)
+        assert r.status_code in (200, 201, 204), f"{method} {path}: {r.status_code} {r.text}"
+        return r.json() if r.content else None
+    return api
+
+
 def new_app_token(ward, admin_token, permissions, prefix="app"):
     """Registers an application with these application permissions and returns a token for it."""
     r = ward.post("/api/apps", admin_token, json={"displayName": f"{prefix}-{uuid.uuid4().hex[:6]}",

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import Ward, assert_mde_error, new_app_token
+from conftest import Ward, assert_mde_error, checked_api, new_app_token
 from sensor_helpers import FakeSensor, onboarding_info, wait_for
 from shapes import assert_shape
 
@@ -194,10 +194,7 @@ def test_app_permissions(ward, admin_token, device):
 def test_user_roles_and_device_groups(ward, admin_token):
     tag = uuid.uuid4().hex[:6]
 
-    def api(method, path, body=None):
-        r = ward.request(method, path, admin_token, json=body)
-        assert r.status_code in (200, 201, 204), f"{method} {path}: {r.status_code} {r.text}"
-        return r.json() if r.content else None
+    api = checked_api(ward, admin_token)
 
     users = {n: api("POST", "/api/users", {"userPrincipalName": f"{n}-{tag}@corp.example", "password": PASSWORD})
              for n in ("responder", "viewer", "basic")}

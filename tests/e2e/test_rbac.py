@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from conftest import assert_mde_error
+from conftest import assert_mde_error, checked_api
 
 PASSWORD = "Correct-Horse-42!"
 
@@ -14,10 +14,7 @@ def org(ward, admin_token):
     """Builds the organisation once; returns helpers and ids."""
     tag = uuid.uuid4().hex[:6]
 
-    def api(method, path, body=None):
-        r = ward.request(method, path, admin_token, json=body)
-        assert r.status_code in (200, 201, 204), f"{method} {path}: {r.status_code} {r.text}"
-        return r.json() if r.content else None
+    api = checked_api(ward, admin_token)
 
     def user(name):
         u = api("POST", "/api/users", {"userPrincipalName": f"{name}-{tag}@corp.example", "password": PASSWORD})
