@@ -179,13 +179,13 @@ Api::Api(Services services) : services_(services) {
                                            "authorization or rate limits", {"reason"});
 }
 
-void Api::Add(std::string method, std::string pattern, CallHandler handler) {
+void Api::Add(std::string method, std::string pattern, CallHandler handler, Audience audience) {
   const size_t index = router_.size();
   bearer_.resize(index + 1, false);
   bearer_[index] = true;
   router_.Add(std::move(method), std::move(pattern),
-              [this, handler = std::move(handler)](http::Request& req, http::Response& res) {
-                Authenticated(req, res, handler);
+              [this, handler = std::move(handler), audience](http::Request& req, http::Response& res) {
+                Authenticated(req, res, handler, audience);
               });
 }
 
@@ -221,8 +221,11 @@ void Api::RenderError(int status, std::string_view code, std::string_view messag
   res.body = ErrorBody(code, message, req.request_id);
 }
 
-void Api::Authenticated(http::Request& req, http::Response& res, const CallHandler& handler) {
+void Api::Authenticated(http::Request& req, http::Response& res, const CallHandler& handler, Audience audience) {
   auto principal = services_.tokens.Authenticate(req.headers.Get("authorization"));
+  if (principal && audience == Audience::kApi && (*principal)->audience == identity::kSiemResource) {
+    principal = Err(Unauthenticated("a token for " + std::string(identity::kSiemResource) + " is for the SIEM API only"));
+  }
   if (!principal) {
     denials_->Inc({"unauthenticated"});
     log::Warn("authentication failed", {{"request_id", req.request_id}, {"path", req.path},

@@ -129,12 +129,16 @@ struct ApiRoute {
   bool bearer = false;                // added with Api::Add: needs a bearer token
 };
 
+// Which token audiences a bearer route takes: Ward's API resources, or those plus the Azure AD Graph
+// resource the legacy SIEM API documents (identity::kSiemResource).
+enum class Audience { kApi, kApiOrSiem };
+
 class Api {
  public:
   explicit Api(Services services);
 
   // Registers an authenticated /api route. rate_route overrides the rate-limit key (defaults to pattern).
-  void Add(std::string method, std::string pattern, CallHandler handler);
+  void Add(std::string method, std::string pattern, CallHandler handler, Audience audience = Audience::kApi);
 
   // The http::Server callbacks.
   void Handle(http::Request& req, http::Response& res);
@@ -148,7 +152,7 @@ class Api {
   std::vector<ApiRoute> Routes() const;
 
  private:
-  void Authenticated(http::Request& req, http::Response& res, const CallHandler& handler);
+  void Authenticated(http::Request& req, http::Response& res, const CallHandler& handler, Audience audience);
   void Audit(const Call& call);
 
   Services services_;
@@ -174,6 +178,10 @@ void RegisterAuditRoutes(Api& api);        // audit_routes.cc
 void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and onboarding
 void RegisterActionRoutes(Api& api);       // action_routes.cc: response actions, their sensor channel, library
 void RegisterStreamingRoutes(Api& api);    // streaming_routes.cc: streaming configurations (Ward extension)
+void RegisterSiemRoutes(Api& api);         // siem_routes.cc: the legacy SIEM detections API (/siem/api/alerts)
+// The separate SIEM listener (config.json "siem.listen") with wdatp-alertexporter's layout: there
+// /api/alerts is the SIEM endpoint and nothing else is served. Needs RegisterSiemRoutes on `api`.
+void HandleSiemListener(Api& api, http::Request& req, http::Response& res);
 // metadata_routes.cc: /api/$metadata, /api (service document), /api/openapi.json. Register it last:
 // the OpenAPI document lists the routes registered when it is requested.
 void RegisterMetadataRoutes(Api& api);

@@ -90,7 +90,8 @@ const odata::EntitySchema* SchemaNamed(std::string_view segment, const std::vect
 Shape ShapeOf(const ApiRoute& route, const std::vector<const odata::EntitySchema*>& schemas) {
   Shape shape;
   const std::vector<std::string_view> segs = Segments(route.pattern);
-  if (segs.empty()) return shape;
+  // OData shapes are the MDE API's (/api/...): /siem/api/alerts, say, answers a bare array.
+  if (segs.empty() || LowerAscii(segs[0]) != "api") return shape;
   const std::string_view last = segs.back();
   const std::string_view before = segs.size() >= 2 ? segs[segs.size() - 2] : std::string_view();
   const bool get = route.method == "GET";

@@ -128,6 +128,7 @@ std::string TokenService::IdTokenIssuer(std::string_view tid, bool v2) const {
 std::vector<std::string> TokenService::AcceptedAudiences() const {
   std::vector<std::string> out(std::begin(kMdeResources), std::end(kMdeResources));
   out.push_back(config_.public_url);
+  out.emplace_back(kSiemResource);
   return out;
 }
 
@@ -800,6 +801,7 @@ Result<std::shared_ptr<const rbac::Principal>> TokenService::Authenticate(std::s
   principal->tenant_id = claims.GetString("tid").value_or("");
   principal->client_id = claims.GetString("appid").value_or("");
   principal->object_id = claims.GetString("oid").value_or("");
+  principal->audience = claims.GetString("aud").value_or("");
   if (auto scp = claims.GetString("scp")) {
     principal->type = rbac::Principal::Type::kUser;
     principal->name = claims.GetString("upn").value_or("");

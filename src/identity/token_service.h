@@ -33,6 +33,11 @@ inline constexpr std::string_view kMdeResources[] = {
     "https://securitycenter.onmicrosoft.com/windowsatpservice",
 };
 
+// The resource the legacy SIEM API documents for its tokens (Azure AD Graph, mde-api.md §8). Ward
+// issues tokens for it, but only routes that opt in (the SIEM API) accept them: a token for one
+// resource is not a token for every other.
+inline constexpr std::string_view kSiemResource = "https://graph.windows.net";
+
 struct IdentityConfig {
   std::string public_url;  // e.g. "https://ward.example.com:8443" (no trailing slash); issuer base
   std::chrono::seconds access_token_lifetime{3600};
@@ -74,6 +79,7 @@ class TokenService {
 
   std::string AccessTokenIssuer(std::string_view tid) const;
   std::string IdTokenIssuer(std::string_view tid, bool v2) const;
+  // Every resource Ward issues tokens for and verifies: MDE's, its public URL and kSiemResource.
   std::vector<std::string> AcceptedAudiences() const;
 
  private:

@@ -35,6 +35,7 @@ struct Principal {
   std::string client_id;  // `appid`
   std::string object_id;  // `oid`: the user's id, or the app's service principal id
   std::string name;       // upn or app display name
+  std::string audience;   // `aud`: the resource the token was issued for
   std::unordered_set<std::string> roles;   // app permissions
   std::unordered_set<std::string> scopes;  // delegated permissions
   bool is_user() const { return type == Type::kUser; }

@@ -57,13 +57,21 @@ Result<Config> LoadConfig(const std::string& data_dir) {
   auto doc = json::Value::Parse(ss.str());
   if (!doc) return Err(InvalidArgument("config.json: " + doc.error().message()));
   if (!doc->is_object()) return Err(InvalidArgument("config.json must hold an object"));
-  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits", "retentionDays", "hunting", "actions", "streaming"}, "the top level"));
+  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits", "retentionDays", "hunting", "actions", "streaming", "siem"}, "the top level"));
   if (const json::Value* st = doc->Find("streaming")) {
     if (!st->is_object()) return Err(InvalidArgument("config.json: streaming must be an object"));
     WARD_RETURN_IF_ERROR(CheckKeys(*st, {"replayHours"}, "streaming"));
     if (const json::Value* v = st->Find("replayHours")) {
       if (!v->is_int() || v->as_int() < 1 || v->as_int() > 24 * 30) return Err(InvalidArgument("config.json: streaming.replayHours must be 1 to 720"));
       cfg.stream_replay_hours = static_cast<int>(v->as_int());
+    }
+  }
+  if (const json::Value* siem = doc->Find("siem")) {
+    if (!siem->is_object()) return Err(InvalidArgument("config.json: siem must be an object"));
+    WARD_RETURN_IF_ERROR(CheckKeys(*siem, {"listen"}, "siem"));
+    if (const json::Value* l = siem->Find("listen")) {
+      if (!l->is_string() || l->as_string().empty()) return Err(InvalidArgument("config.json: siem.listen must be host:port"));
+      cfg.siem_listen = l->as_string();
     }
   }
   if (const json::Value* a = doc->Find("actions")) {

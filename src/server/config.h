@@ -14,7 +14,8 @@
 //   "actions": {"pendingTimeoutSeconds": 259200,     // a device that never picks an action up: TimeOut
 //               "runningTimeoutSeconds": 86400,      // an action whose device stopped reporting: TimeOut
 //               "longPolls": 4},                     // sensors waiting at once (each holds an HTTP thread)
-//   "streaming": {"replayHours": 6}                  // the event log keeps at least this long to replay from
+//   "streaming": {"replayHours": 6},                 // the event log keeps at least this long to replay from
+//   "siem": {"listen": "127.0.0.1:8444"}             // a separate listener for the SIEM API (GET /api/alerts)
 // }
 #include <string>
 
@@ -37,6 +38,7 @@ struct Config {
   int64_t action_running_timeout_s = 24 * 3600;
   int action_long_polls = 0;  // 0 = a quarter of the HTTP threads
   int stream_replay_hours = 6;  // the event log's minimum retention (also the dedup window of retried batches)
+  std::string siem_listen;    // host:port of the separate SIEM listener; "" = none (/siem/api/alerts only)
 };
 
 // MDE's per-endpoint exceptions to the 100/min + 1,500/h default (reference/mde-api.md §6).

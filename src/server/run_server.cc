@@ -58,6 +58,37 @@ bool IsLoopback(const std::string& host) {
   return host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
 }
 
+// The SIEM API's own listener, with the main listener's TLS and limits, so that wdatp-alertexporter
+// URLs map 1:1: there /api/alerts is the SIEM endpoint and nothing else is served. Prints and logs
+// its address as the main listener does.
+Result<std::unique_ptr<http::Server>> StartSiemListener(const std::string& listen, http::ServerOptions opts,
+                                                        bool insecure_http, api::Api& api) {
+  auto parsed = ParseListen(listen);
+  if (!parsed) return Err(InvalidArgument("config.json: siem.listen must be host:port, not '" + listen + "'"));
+  auto [host, port] = *parsed;
+  const bool tls = !opts.tls_cert_file.empty();
+  if (!tls && !IsLoopback(host) && !insecure_http) {
+    return Err(InvalidArgument("config.json: siem.listen on a non-loopback address needs TLS or --insecure-http"));
+  }
+  opts.address = host == "localhost" ? "127.0.0.1" : host;
+  opts.port = port;
+  opts.threads = 2;  // a SIEM polls every few minutes
+  auto server = std::make_unique<http::Server>(
+      opts, [&api](http::Request& req, http::Response& res) { api::HandleSiemListener(api, req, res); },
+      [&api](int status, std::string_view code, std::string_view message, const http::Request& req,
+             http::Response& res) { api.RenderError(status, code, message, req, res); },
+      [&api](const http::Request& req, const http::Response& res, std::chrono::nanoseconds elapsed) {
+        api.OnComplete(req, res, elapsed);
+      });
+  WARD_ASSIGN_OR_RETURN(uint16_t bound, server->Start());
+  std::string url = std::string(tls ? "https://" : "http://") +
+                    (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(bound);
+  log::Info("SIEM API listening", {{"url", url + "/api/alerts"}});
+  std::printf("ward SIEM API listening on %s\n", url.c_str());
+  std::fflush(stdout);
+  return server;
+}
+
 Status Serve(const ServeOptions& o) {
   namespace fs = std::filesystem;
   if (!fs::exists(o.data_dir + "/state.db")) {
@@ -215,6 +246,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterSensorRoutes(api);
   api::RegisterActionRoutes(api);
   api::RegisterStreamingRoutes(api);
+  api::RegisterSiemRoutes(api);
   api::RegisterMetadataRoutes(api);  // last: its $metadata/openapi.json describe all the groups above
 
   // Block the signals in every thread; the main thread waits for them below.
@@ -237,6 +269,12 @@ Status Serve(const ServeOptions& o) {
   log::Info("listening", {{"url", url}, {"publicUrl", public_url}, {"dataDir", o.data_dir}});
   std::printf("ward listening on %s\n", url.c_str());
   std::fflush(stdout);
+
+  // The SIEM API's own listener, when configured (config.json "siem.listen").
+  std::unique_ptr<http::Server> siem_server;
+  if (!cfg.siem_listen.empty()) {
+    WARD_ASSIGN_OR_RETURN(siem_server, StartSiemListener(cfg.siem_listen, http_opts, o.insecure_http, api));
+  }
 
   // Housekeeping every minute: expired auth codes, refresh tokens and used assertions are deleted, and
   // event-log segments every consumer has passed are dropped.
@@ -269,6 +307,7 @@ Status Serve(const ServeOptions& o) {
   sweeper.join();
   // Running hunts answer "cancelled" instead of holding the stop up for up to their timeout.
   if (size_t n = services.running_queries->CancelAll(); n > 0) log::Info("hunting queries cancelled", {{"count", std::to_string(n)}});
+  if (siem_server) siem_server->Stop();
   server.Stop();
   // Consumers stop after the server so every acknowledged batch is already in the log.
   custom_detections.Stop();
