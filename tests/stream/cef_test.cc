@@ -5,6 +5,7 @@
 
 #include "common/time.h"
 #include "common/version.h"
+#include "stream/stream_record.h"
 
 namespace ward::stream {
 namespace {
@@ -51,6 +52,32 @@ TEST(CefTest, KeepsTechniquesThatAreNotAStringArrayAsTheyAre) {
   auto line = cef::FormatAlert(Alert(R"j({"Title":"T","AttackTechniques":"T1059 (Command line)"})j"));
   ASSERT_TRUE(line.has_value());
   EXPECT_EQ(*line, Header() + "T|T|5|rt=1715951045000 cs3Label=AttackTechniques cs3=T1059 (Command line)");
+}
+
+// The record as the stream service renders it from an AlertInfo row (schema order, ISO datetimes).
+TEST(CefTest, ReadsTheRecordStreamRecordRenders) {
+  const events::TableDef& info = *events::SchemaRegistry::Hunting().Find("AlertInfo");
+  events::RowBatch batch;
+  batch.tenant_id = "tenant-1";
+  batch.received_ticks = *ParseIsoTicks("2024-05-17T13:04:06Z");
+  events::Row row;
+  row.table = info.id;
+  row.values.resize(info.columns.size());
+  auto set = [&](const char* column, events::CellValue v) { row.values[static_cast<size_t>(info.Find(column))] = std::move(v); };
+  set("Timestamp", *ParseIsoTicks("2024-05-17T13:04:00.5Z"));
+  set("AlertId", std::string("wa9"));
+  set("Title", std::string("Sigma: curl piped to sh"));
+  set("Category", std::string("Execution"));
+  set("Severity", std::string("Medium"));
+  set("DetectionSource", std::string("CustomDetection"));
+  set("AttackTechniques", std::string(R"(["T1059.004"])"));
+  batch.rows.push_back(row);
+  auto line = cef::FormatAlert(RenderRecord(batch, 0, info, "Linux servers"));
+  ASSERT_TRUE(line.has_value()) << line.error().message();
+  EXPECT_EQ(*line, Header() +
+                       "Sigma: curl piped to sh|Sigma: curl piped to sh|5|rt=1715951040500 externalId=wa9 cat=Execution "
+                       "sourceServiceName=CustomDetection cs2Label=MachineGroup cs2=Linux servers "
+                       "cs3Label=AttackTechniques cs3=T1059.004");
 }
 
 TEST(CefTest, SeverityScale) {
