@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "stream/blob_sink.h"
 #include "stream/file_sink.h"
 
 namespace ward::stream {
@@ -26,7 +27,7 @@ std::string TypeNames() {
 }  // namespace
 
 const std::vector<const DestinationType*>& DestinationTypes() {
-  static const std::vector<const DestinationType*> types = {&FileDestination()};
+  static const std::vector<const DestinationType*> types = {&BlobDestination(), &FileDestination()};
   return types;
 }
 
