@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "stream/blob_sink.h"
 #include "stream/file_sink.h"
 #include "stream/syslog_sink.h"
 
@@ -27,7 +28,7 @@ std::string TypeNames() {
 }  // namespace
 
 const std::vector<const DestinationType*>& DestinationTypes() {
-  static const std::vector<const DestinationType*> types = {&FileDestination(), &SyslogDestination()};
+  static const std::vector<const DestinationType*> types = {&BlobDestination(), &FileDestination(), &SyslogDestination()};
   return types;
 }
 
