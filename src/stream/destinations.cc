@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "stream/file_sink.h"
+#include "stream/kafka_sink.h"
 
 namespace ward::stream {
 
@@ -26,7 +27,7 @@ std::string TypeNames() {
 }  // namespace
 
 const std::vector<const DestinationType*>& DestinationTypes() {
-  static const std::vector<const DestinationType*> types = {&FileDestination()};
+  static const std::vector<const DestinationType*> types = {&FileDestination(), &KafkaDestination()};
   return types;
 }
 
