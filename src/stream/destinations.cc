@@ -5,6 +5,7 @@
 #include "common/strings.h"
 #include "stream/blob_sink.h"
 #include "stream/file_sink.h"
+#include "stream/kafka_sink.h"
 #include "stream/syslog_sink.h"
 
 namespace ward::stream {
@@ -28,7 +29,8 @@ std::string TypeNames() {
 }  // namespace
 
 const std::vector<const DestinationType*>& DestinationTypes() {
-  static const std::vector<const DestinationType*> types = {&BlobDestination(), &FileDestination(), &SyslogDestination()};
+  static const std::vector<const DestinationType*> types = {&BlobDestination(), &KafkaDestination(), &FileDestination(),
+                                                            &SyslogDestination()};
   return types;
 }
 
