@@ -21,6 +21,13 @@ bool ValidName(std::string_view name) {
   return true;
 }
 
+bool IsSecret(const DestinationType& kind, std::string_view key) {
+  for (std::string_view secret : kind.secret_keys) {
+    if (EqualsIgnoreCase(secret, key)) return true;
+  }
+  return false;
+}
+
 std::string TypeNames() {
   std::string out;
   for (const DestinationType* t : DestinationTypes()) out += (out.empty() ? "" : ", ") + std::string(t->name);
@@ -68,9 +75,12 @@ json::Value RedactDestinations(const json::Value& destinations) {
     auto type = d.GetString("type");
     const DestinationType* kind = type ? FindDestinationType(*type) : nullptr;
     if (!kind) continue;
-    for (std::string_view key : kind->secret_keys) {
-      if (const json::Value* v = d.Find(key); v && v->is_string() && !v->as_string().empty()) d.Set(key, json::Value(kRedacted));
+    // Settings are read case-insensitively, so secrets are found the same way.
+    std::vector<std::string> secrets;
+    for (const json::Member& m : d.members()) {
+      if (IsSecret(*kind, m.key) && m.value.is_string() && !m.value.as_string().empty()) secrets.push_back(m.key);
     }
+    for (const std::string& key : secrets) d.Set(key, json::Value(kRedacted));
   }
   return out;
 }
@@ -86,10 +96,12 @@ json::Value RestoreRedactedSecrets(const json::Value& incoming, const json::Valu
     if (!name || !kind) continue;
     for (const json::Value& old : stored.items()) {
       if (old.GetString("name") != name) continue;
-      for (std::string_view key : kind->secret_keys) {
-        if (d.GetString(key) == std::string(kRedacted)) {
-          if (const json::Value* v = old.Find(key)) d.Set(key, *v);
-        }
+      std::vector<std::string> redacted;
+      for (const json::Member& m : d.members()) {
+        if (IsSecret(*kind, m.key) && m.value.is_string() && m.value.as_string() == kRedacted) redacted.push_back(m.key);
+      }
+      for (const std::string& key : redacted) {
+        if (const json::Value* v = old.FindCaseInsensitive(key)) d.Set(key, *v);
       }
     }
   }

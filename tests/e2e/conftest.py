@@ -20,6 +20,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_port(port, timeout=30):
+    """Waits until something accepts connections on 127.0.0.1:port (a peer the test started)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
 def run_ward(*args, check=True):
     out = subprocess.run([WARD, *args], capture_output=True, text=True, timeout=120)
     if check and out.returncode != 0:
