@@ -511,7 +511,8 @@ uint64_t StreamService::oldest_needed() const {
 
 int64_t StreamService::earliest_replayable_ticks() {
   auto first = log_.Read(0, 1, 1);
-  if (!first || first->empty()) return 0;
+  // A log that never dropped a segment holds everything: any time is replayable.
+  if (!first || first->empty() || (*first)[0].offset == 0) return 0;
   auto batch = events::DecodeBatch((*first)[0].data, registry_);
   return batch ? batch->received_ticks : 0;
 }

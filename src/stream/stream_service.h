@@ -85,7 +85,7 @@ class StreamService {
 
   // The lowest offset a destination still needs (UINT64_MAX when there are none): the log keeps it.
   uint64_t oldest_needed() const;
-  // The earliest received time the log can still replay from (0 when the log is empty).
+  // The earliest received time the log can still replay from (0 when it holds everything ever appended).
   int64_t earliest_replayable_ticks();
   // First log offset received at or after `ticks` (EndOffset when none).
   uint64_t OffsetAt(int64_t ticks);

@@ -211,8 +211,9 @@ def test_replay_from_a_time_sends_again(ward, admin_token):
     assert wait_for(lambda: len(file_records(ward, directory, "DeviceProcessEvents")) == 3, timeout=20)
     names = [x["properties"]["FileName"] for x in file_records(ward, directory, "DeviceProcessEvents")]
     assert names == ["before", "after", "after"]
+    # This server's log still holds everything, so even a time before its first event is fine.
     old = ward.request("PATCH", f"{BASE}/{c['id']}", admin_token, json={"replayFrom": "2001-01-01T00:00:00Z"})
-    assert old.status_code == 400 and "oldest event" in old.json()["error"]["message"], old.text
+    assert old.status_code == 200, old.text
     ward.request("DELETE", f"{BASE}/{c['id']}", admin_token)
 
 
