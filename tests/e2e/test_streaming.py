@@ -525,3 +525,35 @@ def test_alerts_reach_a_syslog_collector_as_cef(ward, admin_token):
     assert json.loads(event[event.index("{"):])["category"] == PROCESS  # events stay JSON records
     ward.request("DELETE", f"{BASE}/{c['id']}", admin_token)
     listener.close()
+
+
+@needs_kafka
+def test_a_record_the_destination_refuses_is_dead_lettered_and_the_rest_flows(tmp_path):
+    kafka = KafkaMock(tmp_path)
+    w = Ward(tmp_path / "dead", tls=False)
+    w.start()
+    try:
+        token = w.app_token()
+        c = create(w, token, {"name": "small", "eventTypes": [PROCESS],
+                              "destinations": [{"name": "kafka", "type": "Kafka", "bootstrapServers": kafka.bootstrap,
+                                                "topic": "small", "maxMessageBytes": 4000}]})
+        sensor = FakeSensor(w, onboarding_info(w, token))
+        sensor.enroll()
+        events = [sensor.event("DeviceProcessEvents", DeviceId=sensor.device_id, DeviceName=sensor.name, FileName=f"ok{i}") for i in range(5)]
+        events.insert(2, sensor.event("DeviceProcessEvents", DeviceId=sensor.device_id, DeviceName=sensor.name, FileName="huge",
+                                      ProcessCommandLine="x" * 8000))
+        assert sensor.send(events).status_code == 200
+        assert wait_for(lambda: len(kafka.records("small")) >= 5, timeout=30)
+        assert sorted(r["properties"]["FileName"] for r in kafka.records("small")) == [f"ok{i}" for i in range(5)]
+        letters = wait_for(lambda: w.get(f"{BASE}/{c['id']}/deadletters", token).json()["value"], timeout=10)
+        assert len(letters) == 1, letters
+        assert letters[0]["destination"] == "kafka" and "maxMessageBytes" in letters[0]["reason"], letters
+        assert letters[0]["record"]["properties"]["FileName"] == "huge"
+        status = config_status(w, token, c["id"])["destinations"][0]
+        assert status["deadLetteredRecords"] == 1 and status["deliveredRecords"] == 5, status
+        assert status["lastError"] and "rejected" in status["lastError"]
+        bad = w.get(f"{BASE}/{c['id']}/deadletters?destination=nope", token)
+        assert bad.status_code == 400 and "destination" in bad.json()["error"]["message"]
+    finally:
+        w.stop()
+        kafka.stop()
