@@ -226,6 +226,31 @@ TEST_F(StreamServiceTest, ARestartResumesFromTheCursorAndAReplaySendsAgain) {
   }
 }
 
+TEST_F(StreamServiceTest, ReplayReachesBackAsFarAsTheLogDoes) {
+  events::FileEventLogOptions lo;
+  lo.dir = dir_.File("small-log");
+  lo.segment_bytes = 1;  // a segment per record, so truncation drops whole records
+  auto log = std::move(*events::FileEventLog::Open(lo));
+  log_ = std::move(log);
+  StreamService svc(*log_, *store_, Schema(), metrics_, options_);
+  EXPECT_EQ(svc.earliest_replayable_ticks(), 0);  // empty
+  std::vector<int64_t> times;
+  for (int i = 0; i < 6; ++i) {
+    Append(kWeb, 1);
+    auto rec = log_->Read(log_->EndOffset() - 1, 1, 1);
+    times.push_back(events::DecodeBatch((*rec)[0].data, Schema())->received_ticks);
+    std::this_thread::sleep_for(2ms);
+  }
+  EXPECT_EQ(svc.earliest_replayable_ticks(), 0);  // nothing dropped yet: any time is replayable
+  EXPECT_EQ(svc.OffsetAt(0), 0u);
+  EXPECT_EQ(svc.OffsetAt(times[3]), 3u);
+  EXPECT_EQ(svc.OffsetAt(times[3] + 1), 4u);
+  EXPECT_EQ(svc.OffsetAt(times[5] + 1), 6u);  // after everything: the end
+  ASSERT_TRUE(log_->TruncateBefore(2).ok());
+  EXPECT_EQ(svc.earliest_replayable_ticks(), times[2]);
+  EXPECT_EQ(svc.OffsetAt(0), 2u);  // as far back as the log reaches
+}
+
 TEST(StreamRecordTest, NamesAsMdeDoes) {
   EXPECT_EQ(CategoryOf("DeviceFileEvents"), "AdvancedHunting-DeviceFileEvents");
   EXPECT_EQ(ContainerOf("DeviceFileEvents"), "insights-logs-advancedhunting-devicefileevents");
