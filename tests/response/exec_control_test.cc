@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "common/temp_dir.h"
 #include "response/child_process.h"
@@ -77,12 +79,19 @@ std::string InLab(const std::function<void(ChildFailures&, ExecLab&)>& body) {
   return test::RunInLab<ExecLab>(CLONE_NEWNS, body);
 }
 
-std::vector<json::Value> BlockedEvents(const sensor::CollectingSink& sink, const std::string& path) {
+// The blocked-exec events for `path`. The event is emitted after the exec is answered, so a caller
+// that expects `at_least` of them waits (up to 5 s) for them to arrive.
+std::vector<json::Value> BlockedEvents(const sensor::CollectingSink& sink, const std::string& path, size_t at_least = 0) {
   std::vector<json::Value> out;
-  for (auto& ev : sink.Events()) {
-    if (ev.GetString("ActionType") == std::string(kExecBlockedAction) && ev.GetString("FolderPath") == path) {
-      out.push_back(ev);
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    out.clear();
+    for (auto& ev : sink.Events()) {
+      if (ev.GetString("ActionType") == std::string(kExecBlockedAction) && ev.GetString("FolderPath") == path) {
+        out.push_back(ev);
+      }
     }
+    if (out.size() >= at_least) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return out;
 }
@@ -191,7 +200,7 @@ TEST(ExecControlTest, RestrictionAllowsOnlyWhatThePolicyLists) {
     CHILD_EXPECT(f, Runs(lab.first), "allowlisted hash denied");
     CHILD_EXPECT(f, Denied(lab.second), "file outside the policy ran");
     CHILD_EXPECT(f, Runs("/bin/true"), "host binary outside the marked mount affected");
-    auto events = BlockedEvents(sink, lab.second);
+    auto events = BlockedEvents(sink, lab.second, 1);
     CHILD_EXPECT(f, events.size() == 1, "events: " + std::to_string(events.size()));
     CHILD_EXPECT(f, BlockedEvents(sink, lab.first).empty(), "allowed file reported");
     if (events.size() == 1) {
@@ -212,7 +221,7 @@ TEST(ExecControlTest, RestrictionAllowsOnlyWhatThePolicyLists) {
 
     control.SetRestricted(false);
     CHILD_EXPECT(f, Runs(lab.first) && Runs(lab.second), "still restricted after lifting");
-    CHILD_EXPECT(f, BlockedEvents(sink, lab.second).size() == 1, "events after lifting");
+    CHILD_EXPECT(f, BlockedEvents(sink, lab.second, 1).size() == 1, "events after lifting");
     CHILD_EXPECT(f, control.stats().denied == 1, std::to_string(control.stats().denied));
 
     // Restricting by prefix: the whole mount is a "system" location.
@@ -246,10 +255,10 @@ TEST(ExecControlTest, BlockedHashesDenyUnlessAllowed) {
     CHILD_EXPECT(f, Denied(lab.first), "blocked SHA256 ran the second time (cached hash)");
     CHILD_EXPECT(f, Denied(lab.second), "blocked SHA1 ran");
     CHILD_EXPECT(f, cache.hits() > 0, "repeated exec hashed again");
-    auto first = BlockedEvents(sink, lab.first);
+    auto first = BlockedEvents(sink, lab.first, 2);
     CHILD_EXPECT(f, first.size() == 2, std::to_string(first.size()));
     if (!first.empty()) CHILD_EXPECT(f, Reason(first[0]) == "Indicator|" + lab.first_sha256, Reason(first[0]));
-    auto second = BlockedEvents(sink, lab.second);
+    auto second = BlockedEvents(sink, lab.second, 1);
     if (!second.empty()) CHILD_EXPECT(f, Reason(second[0]) == "Indicator|" + lab.second_sha1, Reason(second[0]));
 
     // An Allowed indicator wins over a block (and over the restriction).
@@ -279,7 +288,7 @@ TEST(ExecControlTest, FilesOverTheHashLimitAreJudgedByPathOnly) {
     policy.allowed_sha256 = {lab.first_sha256};
     control.SetRestricted(true, policy);
     CHILD_EXPECT(f, Denied(lab.first), "unhashed file outside the allowed paths ran");
-    auto events = BlockedEvents(sink, lab.first);
+    auto events = BlockedEvents(sink, lab.first, 1);
     CHILD_EXPECT(f, events.size() == 1 && !events[0].Find("SHA256"), "");
   });
   EXPECT_EQ(failures, "");
