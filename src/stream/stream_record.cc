@@ -11,11 +11,8 @@ namespace ward::stream {
 namespace {
 constexpr std::string_view kCategoryPrefix = "AdvancedHunting-";
 
+// `cell` is not null (the caller writes nulls).
 void WriteCell(json::Writer& w, events::ColumnType type, const events::CellValue& cell) {
-  if (std::holds_alternative<std::monostate>(cell)) {
-    w.Null();
-    return;
-  }
   switch (type) {
     case events::ColumnType::kBool: w.Bool(std::get<int64_t>(cell) != 0); return;
     case events::ColumnType::kInt:

@@ -25,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kDeadLetterRotateBytes = 16u << 20;
 constexpr std::chrono::seconds kMachineCacheTtl{60};
+constexpr std::chrono::seconds kGroupNamesCheckEvery{1};
 constexpr std::chrono::milliseconds kIdleCommitEvery{1000};
 
 // Device → device-group name, for MachineGroup and the device-group filter. Machines are read one at a
@@ -39,18 +40,13 @@ class MachineGroups {
     if (device.empty()) return kNone;
     Tenant& t = tenants_[tenant];
     auto now = Clock::now();
-    if (auto changed = t.watch.Changed(store_, tenant); changed && *changed) {
-      if (auto groups = state::Repo<state::DeviceGroup>(store_).List(tenant)) {
-        t.names.clear();
-        for (const state::DeviceGroup& g : *groups) t.names[g.id] = g.name;
-        t.watch.Commit();
-        t.machines.clear();
-      }
-    }
+    RefreshNames(tenant, t, now);
     auto it = t.machines.find(device);
     if (it == t.machines.end() || now - it->second.fetched > kMachineCacheTtl) {
       std::string name;
       if (auto m = state::Repo<state::Machine>(store_).Get(tenant, device); m && m->rbac_group_id) {
+        // A group newer than the last look: look again now rather than cache "" for a minute.
+        if (!t.names.count(*m->rbac_group_id)) RefreshNames(tenant, t, now, /*force=*/true);
         if (auto g = t.names.find(*m->rbac_group_id); g != t.names.end()) name = g->second;
       }
       it = t.machines.insert_or_assign(device, Entry{std::move(name), now}).first;
@@ -65,9 +61,28 @@ class MachineGroups {
   };
   struct Tenant {
     state::KindWatch watch{state::Kind::kDeviceGroup};
+    Clock::time_point checked{};
     std::unordered_map<int64_t, std::string> names;
     std::unordered_map<std::string, Entry> machines;
   };
+
+  // Re-reads the group names when the tenant's device groups changed. Looking costs a store query,
+  // so it happens at most once a second (unless forced), not once per log record.
+  void RefreshNames(const std::string& tenant, Tenant& t, Clock::time_point now, bool force = false) {
+    if (!force && now - t.checked < kGroupNamesCheckEvery) return;
+    auto changed = t.watch.Changed(store_, tenant);
+    if (!changed) return;  // the store failed: look again next time
+    if (*changed) {
+      auto groups = state::Repo<state::DeviceGroup>(store_).List(tenant);
+      if (!groups) return;
+      t.names.clear();
+      for (const state::DeviceGroup& g : *groups) t.names[g.id] = g.name;
+      t.watch.Commit();
+      t.machines.clear();
+    }
+    t.checked = now;
+  }
+
   state::StateStore& store_;
   std::unordered_map<std::string, Tenant> tenants_;
 };
