@@ -21,6 +21,18 @@ void NormalizeVersionedPath(http::Request& req) {
   }
 }
 
+// Paths the portal may answer when no route claims them: not the API's own namespaces, whose
+// unknown paths keep MDE's 404 envelope.
+bool IsPortalPath(std::string_view path) {
+  for (std::string_view api : {"/api/", "/api", "/sensor/", "/siem/", "/v1.0/", "/beta/", "/metrics", "/healthz", "/readyz"}) {
+    if (path.size() >= api.size() && EqualsIgnoreCase(path.substr(0, api.size()), api) &&
+        (api.back() == '/' || path.size() == api.size() || path[api.size()] == '/')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string BaseUrlOf(const http::Request& req) {
   std::string_view host = req.headers.Get("host");
   if (host.empty()) host = "localhost";
@@ -205,6 +217,10 @@ void Api::Handle(http::Request& req, http::Response& res) {
   switch (router_.Dispatch(req, res)) {
     case http::Router::Outcome::kHandled: break;
     case http::Router::Outcome::kNotFound:
+      if (IsPortalPath(req.path) && services_.portal_assets && services_.portal_assets->Serve(req, res)) {
+        req.route = "portal";
+        break;
+      }
       req.route = "unmatched";
       RenderError(404, "ResourceNotFound", "Resource " + req.path + " wasn't found", req, res);
       break;
@@ -297,6 +313,12 @@ const rbac::Requirement& ManagePortal() {
 const rbac::Requirement& ReadAudit() {
   static const rbac::Requirement r{{"Ward.AuditLog.Read.All"}, {"Ward.AuditLog.Read"},
                                    rbac::PortalPermission::kManagePortalSettings};
+  return r;
+}
+const rbac::Requirement& Hunting() {
+  static const rbac::Requirement r{{"AdvancedQuery.Read.All", "AdvancedHunting.Read.All", "ThreatHunting.Read.All"},
+                                   {"AdvancedQuery.Read", "AdvancedHunting.Read", "ThreatHunting.Read"},
+                                   rbac::PortalPermission::kViewData};
   return r;
 }
 const rbac::Requirement& ReadMachines() {

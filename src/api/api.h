@@ -17,6 +17,7 @@
 #include "common/metrics.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "http/static_files.h"
 #include "identity/keys.h"
 #include "identity/token_service.h"
 #include "events/event_log.h"
@@ -77,6 +78,8 @@ struct Services {
   stream::StreamService* streaming = nullptr;  // the Streaming API's destinations; null when not wired
   std::string library_dir;                    // live-response library bytes (<data-dir>/library)
   std::string public_url;                   // configured URL clients use ("" = request host)
+  // The portal's built assets, served at / for paths no route claims; null = no portal.
+  std::shared_ptr<const http::StaticFiles> portal_assets;
   std::string server_cert_sha256;           // pinned by sensors; "" for plain HTTP
 };
 
@@ -179,6 +182,8 @@ void RegisterSensorRoutes(Api& api);       // sensor_routes.cc: /sensor/v1/* and
 void RegisterActionRoutes(Api& api);       // action_routes.cc: response actions, their sensor channel, library
 void RegisterStreamingRoutes(Api& api);    // streaming_routes.cc: streaming configurations (Ward extension)
 void RegisterSiemRoutes(Api& api);         // siem_routes.cc: the legacy SIEM detections API (/siem/api/alerts)
+void RegisterPortalRoutes(Api& api);       // portal_routes.cc: /portal/config.json, /api/rbac/me
+void RegisterSavedQueryRoutes(Api& api);   // saved_query_routes.cc: /api/advancedhunting/savedqueries
 // The separate SIEM listener (config.json "siem.listen") with wdatp-alertexporter's layout: there
 // /api/alerts is the SIEM endpoint and nothing else is served. Needs RegisterSiemRoutes on `api`.
 void HandleSiemListener(Api& api, http::Request& req, http::Response& res);
@@ -196,6 +201,7 @@ namespace requirements {
 const rbac::Requirement& ManagePortal();
 const rbac::Requirement& ReadAudit();
 const rbac::Requirement& ReadMachines();
+const rbac::Requirement& Hunting();  // advanced hunting: runs, the schema, saved queries
 }  // namespace requirements
 
 }  // namespace ward::api

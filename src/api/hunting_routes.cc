@@ -17,16 +17,13 @@
 #include "api/hunting.h"
 #include "common/crypto.h"
 #include "common/time.h"
+#include "events/schema.h"
 #include "kql/engine.h"
 
 namespace ward::api {
 namespace {
 
-const rbac::Requirement& Hunting() {
-  static const rbac::Requirement r{{"AdvancedQuery.Read.All", "AdvancedHunting.Read.All", "ThreatHunting.Read.All"},
-                                   {"AdvancedQuery.Read", "AdvancedHunting.Read", "ThreatHunting.Read"}, rbac::PortalPermission::kViewData};
-  return r;
-}
+using requirements::Hunting;
 
 // The three answers to the same query: MDE's {"Schema","Results"}, XDR's with "Stats", and Microsoft
 // Graph's runHuntingQuery ({"schema","results"}, body {"Query","Timespan"}).
@@ -140,6 +137,21 @@ void RegisterHuntingRoutes(Api& api) {
   // Microsoft Graph (v1.0 and beta), with Ward's tokens as the other Graph-shaped routes.
   api.Add("POST", "/v1.0/security/runHuntingQuery", [](Call& call) { RunHunt(call, HuntApi::kGraph); });
   api.Add("POST", "/beta/security/runHuntingQuery", [](Call& call) { RunHunt(call, HuntApi::kGraph); });
+  // Ward extension: the tables and columns queries can use (the portal's schema browser and completion).
+  api.Add("GET", "/api/advancedhunting/schema", [](Call& call) {
+    if (Status st = call.Require(Hunting()); !st.ok()) return call.Fail(st);
+    json::Writer w;
+    w.StartObject().Key("Tables").StartArray();
+    for (const events::TableDef& t : events::SchemaRegistry::Hunting().tables()) {
+      w.StartObject().KV("Name", t.name).Key("Columns").StartArray();
+      for (const events::ColumnDef& c : t.columns) {
+        w.StartObject().KV("Name", c.name).KV("Type", std::string(events::ColumnTypeName(c.type))).EndObject();
+      }
+      w.EndArray().EndObject();
+    }
+    w.EndArray().EndObject();
+    call.Json(200, w.Take());
+  });
   api.Add("GET", "/api/advancedhunting/queries", [](Call& call) {
     if (Status st = call.Require(Hunting()); !st.ok()) return call.Fail(st);
     const bool all = SeesAllQueries(call);

@@ -638,7 +638,64 @@ void RegisterAppSecrets(Api& api) {
 
 }  // namespace
 
+// POST /api/rbac/devicegroups/preview: the devices a group with this body would hold at its rank
+// (the portal's preview while rules are edited). "id" names the group being edited, if any; nothing
+// is saved. Answers the first 100 devices and the total.
+void PreviewDeviceGroup(Call& call) {
+  auto body = call.JsonBody();
+  if (!body) return call.Fail(body.error());
+  auto groups = state::Repo<state::DeviceGroup>(call.services.store).List(call.tenant());
+  if (!groups) return call.Fail(groups.error());
+  Value rest = Value::Object();
+  std::optional<int64_t> id;
+  for (const json::Member& m : body->members()) {
+    if (m.key != "id") {
+      rest.Set(m.key, m.value);
+    } else if (m.value.is_number()) {
+      id = m.value.as_int();
+    } else if (!m.value.is_null()) {
+      return call.Fail(InvalidArgument("'id' must be a device group id"));
+    }
+  }
+  auto edited = std::find_if(groups->begin(), groups->end(), [&](const state::DeviceGroup& g) { return id && g.id == *id; });
+  if (id && edited == groups->end()) return call.Fail(NotFound("Device group " + std::to_string(*id) + " was not found"));
+  state::DeviceGroup candidate;
+  if (edited != groups->end()) {
+    candidate = *edited;
+  } else {
+    candidate.tenant_id = call.tenant();
+    candidate.id = -1;  // never a stored id
+    candidate.rank = 1;
+    candidate.name = "(preview)";
+  }
+  if (Status st = ApplyDeviceGroup(call, rest, &candidate, false); !st.ok()) return call.Fail(st);
+  if (edited != groups->end()) *edited = candidate;
+  else groups->push_back(candidate);
+  auto machines = state::Repo<state::Machine>(call.services.store).List(call.tenant());
+  if (!machines) return call.Fail(machines.error());
+  json::Writer w;
+  w.StartObject().Key("value").StartArray();
+  size_t count = 0;
+  for (const state::Machine& m : *machines) {
+    if (m.offboarded || rbac::AssignDeviceGroup(*groups, m) != candidate.id) continue;
+    if (++count > 100) continue;
+    std::string current;
+    for (const state::DeviceGroup& g : *groups) {
+      if (m.rbac_group_id && g.id == *m.rbac_group_id) current = g.name;
+    }
+    w.StartObject().KV("id", m.id).KV("computerDnsName", m.computer_dns_name).KV("osPlatform", m.os_platform);
+    w.Key("machineTags").StartArray();
+    for (const auto* tags : {&m.tags, &m.api_tags}) {
+      for (const std::string& t : *tags) w.Val(t);
+    }
+    w.EndArray().KV("rbacGroupName", current).EndObject();
+  }
+  w.EndArray().KV("count", static_cast<int64_t>(count)).EndObject();
+  call.Json(200, w.Take());
+}
+
 void RegisterManagementRoutes(Api& api) {
+  api.Add("POST", "/api/rbac/devicegroups/preview", Managed(PreviewDeviceGroup));
   RegisterEntitySets(api);
   RegisterAppSecrets(api);
   // The permission registries, so clients and the portal can offer valid names.

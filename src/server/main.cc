@@ -540,6 +540,8 @@ int main(int argc, char** argv) {
   srv->add_option("--public-url", serve.public_url, "URL clients use to reach the server (token issuer)");
   srv->add_option("--threads", serve.threads, "HTTP worker threads (default: four per core, at least 8)");
   srv->add_flag("--no-rate-limits", serve.disable_rate_limits, "Disable rate limits (benchmarks)");
+  srv->add_option("--web-root", serve.web_root,
+                  "The portal's built files (default: <exe>/../web/dist or <exe>/../share/ward/web; 'none' = no portal)");
 
   AdminArgs a;
   auto* admin = app.add_subcommand("admin", "Manage tenants, users, groups, roles, apps and keys in a data directory");

@@ -11,6 +11,7 @@
 
 #include "actions/action_service.h"
 #include "api/api.h"
+#include "api/portal.h"
 #include "detect/custom_detection.h"
 #include "detect/detection_engine.h"
 #include "detect/sigma_detector.h"
@@ -52,6 +53,20 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
     return Err(InvalidArgument("--listen must be host:port with a port from 0 to 65535"));
   }
   return std::make_pair(host, static_cast<uint16_t>(std::stoi(port)));
+}
+
+std::string FindWebRoot(const std::string& configured) {
+  namespace fs = std::filesystem;
+  if (configured == "none") return "";
+  if (!configured.empty()) return configured;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  for (const char* rel : {"../web/dist", "../share/ward/web"}) {
+    fs::path dir = exe.parent_path() / rel;
+    if (fs::is_regular_file(dir / "index.html", ec)) return fs::weakly_canonical(dir, ec).string();
+  }
+  return "";
 }
 
 bool IsLoopback(const std::string& host) {
@@ -231,8 +246,21 @@ Status Serve(const ServeOptions& o) {
   services.hunting_admission = std::make_shared<kql::QueryAdmission>(cfg.hunting_slots > 0 ? cfg.hunting_slots : std::max(1, cores / 2));
   services.public_url = public_url;
   if (tls) services.server_cert_sha256 = ingest::CertificateSha256FromPemFile(http_opts.tls_cert_file);
+  if (std::string web_root = FindWebRoot(o.web_root); !web_root.empty()) {
+    services.portal_assets = std::make_shared<const http::StaticFiles>(web_root);
+    log::Info("portal assets", {{"dir", web_root}});
+  } else {
+    log::Warn("no portal assets found (build them with `make run` or `npm run build` in web/); serving the API only");
+  }
+  {
+    WARD_ASSIGN_OR_RETURN(auto tenants, store->ListTenants());
+    for (const state::Tenant& t : tenants) {
+      if (auto app = api::EnsurePortalApp(*store, t.id, public_url); !app) return app.error();
+    }
+  }
   api::Api api(services);
   api::RegisterOperationalRoutes(api);
+  api::RegisterPortalRoutes(api);
   api::RegisterIdentityRoutes(api);
   api::RegisterManagementRoutes(api);
   api::RegisterMachineRoutes(api);
@@ -242,6 +270,7 @@ Status Serve(const ServeOptions& o) {
   api::RegisterDetectionRuleRoutes(api);
   api::RegisterCustomDetectionRoutes(api);
   api::RegisterHuntingRoutes(api);
+  api::RegisterSavedQueryRoutes(api);
   api::RegisterAuditRoutes(api);
   api::RegisterSensorRoutes(api);
   api::RegisterActionRoutes(api);

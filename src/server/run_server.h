@@ -16,6 +16,9 @@ struct ServeOptions {
   std::string public_url;        // overrides config.json
   int threads = 0;
   bool disable_rate_limits = false;
+  // The portal's built assets (web/dist). "" = the first of <exe>/../web/dist and
+  // <exe>/../share/ward/web that exists; "none" = serve no portal.
+  std::string web_root;
 };
 
 // Blocks until a termination signal. Returns the reason it could not start, if any.
@@ -24,5 +27,7 @@ Status Serve(const ServeOptions& options);
 // Splits "host:port" / "[v6]:port". Exposed for tests.
 Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen);
 bool IsLoopback(const std::string& host);
+// Where the portal's files are: `configured` if set, else next to the executable; "" = none found.
+std::string FindWebRoot(const std::string& configured);
 
 }  // namespace ward::server

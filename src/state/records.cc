@@ -95,7 +95,7 @@ template <class V> void VisitFields(App& r, V& v) {
   v("tenantId", r.tenant_id); v("clientId", r.client_id); v("displayName", r.display_name);
   v("appPermissions", r.app_permissions); v("delegatedPermissions", r.delegated_permissions);
   v("redirectUris", r.redirect_uris); v("publicClient", r.public_client); v("enabled", r.enabled);
-  v("secrets", r.secrets); v("certificates", r.certificates); v("createdMs", r.created_ms);
+  v("portal", r.portal); v("secrets", r.secrets); v("certificates", r.certificates); v("createdMs", r.created_ms);
 }
 template <class V> void VisitFields(Machine& r, V& v) {
   v("tenantId", r.tenant_id); v("id", r.id); v("hostId", r.host_id); v("computerDnsName", r.computer_dns_name);
@@ -171,6 +171,11 @@ template <class V> void VisitFields(StreamConfiguration& r, V& v) {
   v("createdBy", r.created_by); v("lastModifiedBy", r.last_modified_by); v("createdMs", r.created_ms);
   v("lastModifiedMs", r.last_modified_ms); v("replayFromTicks", r.replay_from_ticks);
   v("replayGeneration", r.replay_generation);
+}
+template <class V> void VisitFields(SavedQuery& r, V& v) {
+  v("tenantId", r.tenant_id); v("id", r.id); v("name", r.name); v("query", r.query); v("description", r.description);
+  v("shared", r.shared); v("createdById", r.created_by_id); v("createdBy", r.created_by); v("createdMs", r.created_ms);
+  v("lastModifiedMs", r.last_modified_ms);
 }
 template <class V> void VisitFields(LibraryFile& r, V& v) {
   v("tenantId", r.tenant_id); v("fileName", r.file_name); v("id", r.id); v("sha256", r.sha256); v("size", r.size);
@@ -298,6 +303,8 @@ Result<MachineAction> MachineActionFromJson(const json::Value& v) { return Decod
 json::Value ToJson(const LibraryFile& r) { return Encode(r); }
 json::Value ToJson(const StreamConfiguration& r) { return Encode(r); }
 Result<StreamConfiguration> StreamConfigurationFromJson(const json::Value& v) { return Decode<StreamConfiguration>(v); }
+json::Value ToJson(const SavedQuery& r) { return Encode(r); }
+Result<SavedQuery> SavedQueryFromJson(const json::Value& v) { return Decode<SavedQuery>(v); }
 Result<LibraryFile> LibraryFileFromJson(const json::Value& v) { return Decode<LibraryFile>(v); }
 Result<Indicator> IndicatorFromJson(const json::Value& v) { return Decode<Indicator>(v); }
 json::Value ToJson(const DetectionRule& r) { return Encode(r); }

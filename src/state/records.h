@@ -96,6 +96,7 @@ struct App {
   std::vector<std::string> redirect_uris;
   bool public_client = true;  // allows ROPC / auth-code without a secret
   bool enabled = true;
+  bool portal = false;  // the tenant's "Ward portal" registration (a public client the server keeps)
   std::vector<AppSecret> secrets;
   std::vector<AppCertificate> certificates;
   int64_t created_ms = 0;
@@ -368,6 +369,20 @@ struct StreamConfiguration {
   int64_t replay_generation = 0;
 };
 
+// A saved advanced-hunting query (the portal's "Saved queries"): private to its creator unless shared
+// with the tenant.
+struct SavedQuery {
+  std::string tenant_id;
+  std::string id;  // GUID
+  std::string name;
+  std::string query;
+  std::string description;
+  bool shared = false;
+  std::string created_by_id;  // user object id or app client id
+  std::string created_by;     // upn or app name, for display
+  int64_t created_ms = 0, last_modified_ms = 0;
+};
+
 json::Value ToJson(const User& r);
 json::Value ToJson(const UserGroup& r);
 json::Value ToJson(const Role& r);
@@ -385,6 +400,7 @@ json::Value ToJson(const Indicator& r);
 json::Value ToJson(const DetectionRule& r);
 json::Value ToJson(const CustomDetectionRule& r);
 json::Value ToJson(const StreamConfiguration& r);
+json::Value ToJson(const SavedQuery& r);
 Result<User> UserFromJson(const json::Value& v);
 Result<UserGroup> UserGroupFromJson(const json::Value& v);
 Result<Role> RoleFromJson(const json::Value& v);
@@ -402,6 +418,7 @@ Result<Indicator> IndicatorFromJson(const json::Value& v);
 Result<DetectionRule> DetectionRuleFromJson(const json::Value& v);
 Result<CustomDetectionRule> CustomDetectionRuleFromJson(const json::Value& v);
 Result<StreamConfiguration> StreamConfigurationFromJson(const json::Value& v);
+Result<SavedQuery> SavedQueryFromJson(const json::Value& v);
 
 json::Value StringArray(const std::vector<std::string>& values);
 // Reads an array of strings; nullopt when v is not an array of strings.

@@ -25,6 +25,7 @@ const char* KindName(Kind kind) {
     case Kind::kCustomDetectionRule: return "custom_detection_rule";
     case Kind::kLibraryFile: return "library_file";
     case Kind::kStreamConfiguration: return "stream_configuration";
+    case Kind::kSavedQuery: return "saved_query";
   }
   return "unknown";
 }

@@ -24,7 +24,7 @@ namespace ward::state {
 
 enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion,
                   kEnrollmentKey, kAlert, kMachineAction, kIndicator, kDetectionRule, kCustomDetectionRule,
-                  kLibraryFile, kStreamConfiguration };
+                  kLibraryFile, kStreamConfiguration, kSavedQuery };
 const char* KindName(Kind kind);
 
 struct Document {
@@ -123,6 +123,7 @@ WARD_RECORD_TRAITS(DetectionRule, Kind::kDetectionRule, r.id, "", DetectionRuleF
 WARD_RECORD_TRAITS(CustomDetectionRule, Kind::kCustomDetectionRule, r.id, LowerAscii(r.display_name), CustomDetectionRuleFromJson);
 // Configuration names are unique per tenant.
 WARD_RECORD_TRAITS(StreamConfiguration, Kind::kStreamConfiguration, r.id, LowerAscii(r.name), StreamConfigurationFromJson);
+WARD_RECORD_TRAITS(SavedQuery, Kind::kSavedQuery, r.id, "", SavedQueryFromJson);
 #undef WARD_RECORD_TRAITS
 
 template <class R>

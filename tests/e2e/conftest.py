@@ -42,9 +42,10 @@ def run_ward(*args, check=True):
 class Ward:
     """One ward server: data dir, credentials from `ward init --json`, base URL, process handle."""
 
-    def __init__(self, data_dir, tls=True, config=None):
+    def __init__(self, data_dir, tls=True, config=None, server_args=()):
         self.data_dir = str(data_dir)
         self.tls = tls
+        self.server_args = list(server_args)
         self.creds = json.loads(run_ward("init", "--data-dir", self.data_dir, "--json").stdout)
         self.tenant = self.creds["tenantId"]
         if config is not None:
@@ -66,6 +67,7 @@ class Ward:
         args = [WARD, "server", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
         if self.tls:
             args.append("--tls")
+        args += self.server_args
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
