@@ -5,7 +5,7 @@ LISTEN ?= 127.0.0.1:8443
 JOBS ?= 2
 PYTHON ?= /usr/bin/python3
 
-.PHONY: deps configure build run test unit e2e fuzz bench clean
+.PHONY: deps configure build web run test unit e2e fuzz bench clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -16,13 +16,17 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+# The portal (web/): type-checked and bundled by Vite into web/dist, which `ward server` serves at /.
+web: deps
+	@cd web && npm run --silent build -- --logLevel warn
+
+run: build web
 	@bash scripts/run.sh $(BUILD_DIR) $(DATA_DIR) $(LISTEN)
 
 unit: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-e2e: build
+e2e: build web
 	@WARD_BIN=$(abspath $(BUILD_DIR))/ward $(PYTHON) -m pytest -q tests/e2e
 
 # The KQL front-end fuzzer (clang, ASan/UBSan, its own build in $(BUILD_DIR)/fuzz), FUZZ_SECONDS long.

@@ -13,14 +13,18 @@ PKGS=(
   clang-16 libclang-rt-16-dev
   python3 python3-pytest python3-requests python3-msal python3-cryptography python3-azure zstd
   wrk openssl curl
+  chromium nodejs
 )
-# The Azure Storage emulator the streaming tests deliver to, pinned by tools/azurite/package-lock.json.
-install_azurite() {
+# npm packages pinned by a package-lock.json, installed once (again when the lock file changes):
+#   tools/azurite: the Azure Storage emulator the streaming tests deliver to;
+#   web: the portal (Vite, Preact, AG Grid, Chart.js, CodeMirror) and playwright-core, which drives
+#   Debian's Chromium in the browser tests (it downloads no browser).
+npm_ci() {
   local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tools/azurite"
-  [ -x "$dir/node_modules/.bin/azurite-blob" ] && return 0
-  command -v npm >/dev/null || { echo "install-deps: npm is missing (Node.js is needed for Azurite)" >&2; return 1; }
-  echo "install-deps: installing Azurite with npm" >&2
+  dir="$(cd "$(dirname "$0")/.." && pwd)/$1"
+  [ -f "$dir/node_modules/.package-lock.json" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] && return 0
+  command -v npm >/dev/null || { echo "install-deps: npm is missing (Node.js is needed for $1)" >&2; return 1; }
+  echo "install-deps: installing $1's npm packages" >&2
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }
 missing=()
@@ -34,4 +38,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-install_azurite
+npm_ci tools/azurite
+npm_ci web

@@ -36,6 +36,8 @@ cat <<MSG
 
   Ward is starting at $URL   (data: $DATA_DIR)
 
+  Portal:         open $URL/ in a browser and sign in as $ADMIN
+
   Tenant id:      $TENANT
   Client id:      $CLIENT
   Client secret:  $SECRET

@@ -615,9 +615,16 @@ OAuthReply TokenService::AuthorizePage(std::string_view tenant_segment, const Fo
   }
   std::string page =
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in to Ward</title>"
-      "<style>body{font-family:sans-serif;max-width:360px;margin:80px auto}input{display:block;width:100%;"
-      "margin:8px 0;padding:8px}button{padding:8px 16px}</style></head><body><h1>Sign in</h1>"
-      "<form method=\"post\">";
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      // The portal's look (web/src/styles.css), inline: this page is served before any portal asset.
+      "<style>body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;"
+      "background:#f1f5f9;color:#0f172a;font:14px 'Segoe UI',system-ui,sans-serif}main{width:380px;background:#fff;"
+      "border:1px solid #e2e8f0;border-radius:8px;padding:28px}h1{font-size:22px;margin:0 0 16px}"
+      "label{display:block;font-size:12px;color:#64748b;margin-bottom:12px}input{display:block;box-sizing:border-box;"
+      "width:100%;margin-top:4px;padding:8px;font:inherit;border:1px solid #cbd5e1;border-radius:6px}"
+      "button{width:100%;padding:9px;font:inherit;color:#fff;background:#2563eb;border:0;border-radius:6px;cursor:pointer}"
+      "[role=alert]{color:#b91c1c;background:#fef2f2;border:1px solid #fecaca;border-radius:8px;padding:10px}"
+      "</style></head><body><main><h1>Sign in to Ward</h1><form method=\"post\">";
   for (std::string_view field : {"client_id", "redirect_uri", "scope", "state", "code_challenge",
                                  "code_challenge_method", "nonce", "response_mode", "resource"}) {
     std::string_view v = FormGet(query, field);
@@ -625,10 +632,10 @@ OAuthReply TokenService::AuthorizePage(std::string_view tenant_segment, const Fo
     page += "<input type=\"hidden\" name=\"" + std::string(field) + "\" value=\"" + EscapeMarkup(v) + "\">";
   }
   page += "<input type=\"hidden\" name=\"response_type\" value=\"code\">"
-          "<label>User name<input name=\"username\" autocomplete=\"username\" value=\"" +
+          "<label>User name<input name=\"username\" autofocus autocomplete=\"username\" value=\"" +
           EscapeMarkup(FormGet(query, "login_hint")) +
           "\"></label><label>Password<input name=\"password\" type=\"password\" "
-          "autocomplete=\"current-password\"></label><button type=\"submit\">Sign in</button></form></body></html>";
+          "autocomplete=\"current-password\"></label><button type=\"submit\">Sign in</button></form></main></body></html>";
   OAuthReply reply{200, "text/html; charset=utf-8", std::move(page), {}};
   return reply;
 }

@@ -41,7 +41,7 @@ export const routes: RouteDef[] = [
   { pattern: "/indicators", page: IndicatorsPage, need: can.readIndicators, nav: { label: "Indicators", section: "Respond", icon: "⚑" } },
   { pattern: "/streaming", page: StreamingPage, need: can.manageSettings, nav: { label: "Streaming", section: "Configure", icon: "⇉" } },
   { pattern: "/onboarding", page: OnboardingPage, need: can.onboarding, nav: { label: "Onboarding", section: "Configure", icon: "⊕" } },
-  { pattern: "/settings/roles", page: RolesPage, need: can.manageSettings, nav: { label: "Roles", section: "Configure", icon: "⚿" } },
+  { pattern: "/settings/roles", page: RolesPage, need: can.manageSettings, nav: { label: "Roles", section: "Configure", icon: "◆" } },
   { pattern: "/settings/usergroups", page: UserGroupsPage, need: can.manageSettings, nav: { label: "User groups", section: "Configure", icon: "☺" } },
   { pattern: "/settings/devicegroups", page: DeviceGroupsPage, need: can.manageSettings, nav: { label: "Device groups", section: "Configure", icon: "▤" } },
   { pattern: "/settings/apps", page: AppsPage, need: can.manageSettings, nav: { label: "Apps and secrets", section: "Configure", icon: "⚙" } },
