@@ -88,7 +88,7 @@ export function ActionCenterPage({ match }: PageProps) {
 
   const columns = useMemo<Column<MachineAction>[]>(
     () => [
-      { field: "type", headerName: "Action", width: 200, flex: 0 },
+      { field: "type", headerName: "Action", width: 230, flex: 0 },
       {
         field: "computerDnsName",
         headerName: "Device",
@@ -97,8 +97,8 @@ export function ActionCenterPage({ match }: PageProps) {
       },
       { field: "status", headerName: "Status", width: 130, flex: 0, cellRenderer: (p: { value: unknown }) => cellBadge(p.value) },
       { field: "requestor", headerName: "Requested by", flex: 1 },
-      { field: "creationDateTimeUtc", headerName: "Created", valueFormatter: (p) => formatTime(p.value) },
-      { field: "lastUpdateDateTimeUtc", headerName: "Updated", valueFormatter: (p) => formatTime(p.value) },
+      { field: "creationDateTimeUtc", headerName: "Created", minWidth: 165, valueFormatter: (p) => formatTime(p.value) },
+      { field: "lastUpdateDateTimeUtc", headerName: "Updated", minWidth: 165, valueFormatter: (p) => formatTime(p.value) },
       { field: "requestorComment", headerName: "Comment", flex: 1.5, tooltipField: "requestorComment" },
     ],
     [],

@@ -11,7 +11,7 @@ import { Badge, Facts, Page } from "../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../components/States";
 import type { PageProps } from "../routes";
 import { setQuery } from "../router";
-import { cellBadge, CheckList, closeDialog, isoToLocalInput, localInputToIso, Panel, sendTyped } from "./configure/kit";
+import { cellBadge, CheckList, closeDialog, closer, isoToLocalInput, localInputToIso, Panel, sendTyped } from "./configure/kit";
 
 export interface Indicator {
   id: string;
@@ -89,16 +89,15 @@ export function IndicatorsPage({ match }: PageProps) {
 
   const columns = useMemo<Column<Indicator>[]>(
     () => [
-      { field: "indicatorValue", headerName: "Value", flex: 2, minWidth: 220, tooltipField: "indicatorValue" },
-      { field: "indicatorType", headerName: "Type", width: 140, flex: 0 },
-      { field: "action", headerName: "Action", width: 150, flex: 0, cellRenderer: (p: { value: unknown }) => cellBadge(p.value) },
-      { field: "severity", headerName: "Severity", width: 120, flex: 0, cellRenderer: (p: { value: unknown }) => cellBadge(p.value) },
-      { field: "title", headerName: "Title", flex: 1.5, tooltipField: "title" },
-      { field: "generateAlert", headerName: "Alert", width: 90, flex: 0, valueFormatter: (p) => (p.value ? "Yes" : "No") },
-      { field: "rbacGroupNames", headerName: "Device groups", sortable: false, valueFormatter: (p) => ((p.value as string[])?.length ? (p.value as string[]).join(", ") : "All") },
-      { field: "expirationTime", headerName: "Expires", valueFormatter: (p) => formatTime(p.value) || "Never" },
-      { field: "createdByDisplayName", headerName: "Created by" },
-      { field: "creationTimeDateTimeUtc", headerName: "Created", valueFormatter: (p) => formatTime(p.value) },
+      { field: "indicatorValue", headerName: "Value", flex: 2, minWidth: 200, tooltipField: "indicatorValue" },
+      { field: "indicatorType", headerName: "Type", width: 130, flex: 0 },
+      { field: "action", headerName: "Action", width: 140, flex: 0, cellRenderer: (p: { value: unknown }) => cellBadge(p.value) },
+      { field: "severity", headerName: "Severity", width: 125, flex: 0, cellRenderer: (p: { value: unknown }) => cellBadge(p.value) },
+      { field: "title", headerName: "Title", flex: 1.4, minWidth: 140, tooltipField: "title" },
+      { field: "generateAlert", headerName: "Alert", width: 80, flex: 0, cellDataType: false, valueFormatter: (p) => (p.value ? "Yes" : "No") },
+      { field: "rbacGroupNames", headerName: "Device groups", sortable: false, minWidth: 120, valueFormatter: (p) => ((p.value as string[])?.length ? (p.value as string[]).join(", ") : "All") },
+      { field: "expirationTime", headerName: "Expires", minWidth: 110, valueFormatter: (p) => formatTime(p.value) || "Never" },
+      { field: "creationTimeDateTimeUtc", headerName: "Created", minWidth: 160, valueFormatter: (p) => formatTime(p.value) },
     ],
     [],
   );
@@ -288,6 +287,7 @@ function IndicatorForm({ initial, mayWrite, onClose, onSaved, onDelete }: { init
 
   const save = async (e: Event) => {
     e.preventDefault();
+    const close = closer(e);
     setBusy(true);
     setError(null);
     try {
@@ -304,7 +304,7 @@ function IndicatorForm({ initial, mayWrite, onClose, onSaved, onDelete }: { init
         generateAlert: f.generateAlert,
       });
       onSaved();
-      closeDialog(e);
+      close();
     } catch (err) {
       setError(err);
       setBusy(false);

@@ -10,7 +10,7 @@ import { formatTime } from "../components/DataGrid";
 import { Badge, Page } from "../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../components/States";
 import type { PageProps } from "../routes";
-import { CheckList, closeDialog, isoToLocalInput, localInputToIso, Panel, useInterval, ValueList } from "./configure/kit";
+import { CheckList, closeDialog, closer, isoToLocalInput, localInputToIso, Panel, useInterval, ValueList } from "./configure/kit";
 
 type Destination = Record<string, unknown> & { name: string; type: string };
 
@@ -302,6 +302,7 @@ function ConfigForm({ initial, onClose, onSaved }: { initial: StreamConfig | nul
 
   const save = async (e: Event) => {
     e.preventDefault();
+    const close = closer(e);
     setBusy(true);
     setError(null);
     const body: Record<string, unknown> = { name: name.trim(), enabled, eventTypes, deviceGroups, destinations: dests.map(fromForm) };
@@ -310,7 +311,7 @@ function ConfigForm({ initial, onClose, onSaved }: { initial: StreamConfig | nul
       if (initial) await apiSend("PATCH", `/api/streaming/configurations/${encodeURIComponent(initial.id)}`, body);
       else await apiSend("POST", "/api/streaming/configurations", body);
       onSaved();
-      closeDialog(e);
+      close();
     } catch (err) {
       setError(err);
       setBusy(false);

@@ -252,3 +252,10 @@ export function useDebounced<T>(value: T, ms: number): T {
   }, [value, ms]);
   return v;
 }
+
+// For async submit handlers: the event's currentTarget is gone after the first await, so the
+// dialog is found up front.
+export function closer(e: Event): () => void {
+  const dialog = (e.currentTarget as HTMLElement | null)?.closest("dialog");
+  return () => dialog?.close();
+}

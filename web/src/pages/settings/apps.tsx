@@ -10,7 +10,7 @@ import { formatTime } from "../../components/DataGrid";
 import { Badge, Facts, Page } from "../../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../../components/States";
 import type { PageProps } from "../../routes";
-import { CheckList, closeDialog, CopyButton, Panel, ValueList } from "../configure/kit";
+import { CheckList, closeDialog, closer, CopyButton, Panel, ValueList } from "../configure/kit";
 import type { PermissionCatalog } from "./roles";
 
 interface Secret {
@@ -158,6 +158,7 @@ function AppForm({ perms, onClose, onSaved }: { perms: PermissionCatalog; onClos
   const [error, setError] = useState<unknown>(null);
   const save = async (e: Event) => {
     e.preventDefault();
+    const close = closer(e);
     setBusy(true);
     setError(null);
     try {
@@ -168,7 +169,7 @@ function AppForm({ perms, onClose, onSaved }: { perms: PermissionCatalog; onClos
         redirectUris: redirects,
         publicClient,
       });
-      closeDialog(e);
+      close();
       onSaved(a);
     } catch (err) {
       setError(err);

@@ -9,7 +9,7 @@ import { ConfirmDialog } from "../../components/Dialog";
 import { Badge, Link, Page } from "../../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../../components/States";
 import type { PageProps } from "../../routes";
-import { CheckList, closeDialog, errorText, Panel, useDebounced, ValueList } from "../configure/kit";
+import { CheckList, closeDialog, closer, errorText, Panel, useDebounced, ValueList } from "../configure/kit";
 import type { UserGroup } from "./roles";
 
 interface Rules {
@@ -230,6 +230,7 @@ function GroupForm({ initial, nextRank, userGroups, onClose, onSaved }: { initia
 
   const save = async (e: Event) => {
     e.preventDefault();
+    const close = closer(e);
     setBusy(true);
     setError(null);
     const body: Record<string, unknown> = { description, remediationLevel: remediation, userGroups: access };
@@ -242,7 +243,7 @@ function GroupForm({ initial, nextRank, userGroups, onClose, onSaved }: { initia
       if (initial) await apiSend("PATCH", `/api/rbac/devicegroups/${initial.id}`, body);
       else await apiSend("POST", "/api/rbac/devicegroups", body);
       onSaved();
-      closeDialog(e);
+      close();
     } catch (err) {
       setError(err);
       setBusy(false);

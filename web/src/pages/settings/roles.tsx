@@ -7,7 +7,7 @@ import { ConfirmDialog } from "../../components/Dialog";
 import { Badge, Page } from "../../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../../components/States";
 import type { PageProps } from "../../routes";
-import { CheckList, closeDialog, Panel } from "../configure/kit";
+import { CheckList, closeDialog, closer, Panel } from "../configure/kit";
 
 export interface Role {
   id: string;
@@ -139,6 +139,7 @@ function RoleForm({ initial, groups, perms, onClose, onSaved }: { initial: Role 
 
   const save = async (e: Event) => {
     e.preventDefault();
+    const close = closer(e);
     setBusy(true);
     setError(null);
     const body: Record<string, unknown> = { description, assignedUserGroups: assigned };
@@ -150,7 +151,7 @@ function RoleForm({ initial, groups, perms, onClose, onSaved }: { initial: Role 
       if (initial) await apiSend("PATCH", `/api/rbac/roles/${encodeURIComponent(initial.id)}`, body);
       else await apiSend("POST", "/api/rbac/roles", body);
       onSaved();
-      closeDialog(e);
+      close();
     } catch (err) {
       setError(err);
       setBusy(false);

@@ -11,7 +11,7 @@ import { Badge, Page } from "../../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../../components/States";
 import type { PageProps } from "../../routes";
 import { setQuery } from "../../router";
-import { CheckList, closeDialog, Panel } from "../configure/kit";
+import { CheckList, closeDialog, closer, Panel } from "../configure/kit";
 import type { Role, UserGroup } from "./roles";
 
 export interface User {
@@ -163,6 +163,7 @@ function GroupForm({ initial, users, onClose, onSaved }: { initial: UserGroup | 
 
   const save = async (e: Event) => {
     e.preventDefault();
+    const close = closer(e);
     setBusy(true);
     setError(null);
     const body = { name: name.trim(), description, members };
@@ -170,7 +171,7 @@ function GroupForm({ initial, users, onClose, onSaved }: { initial: UserGroup | 
       if (initial) await apiSend("PATCH", `/api/rbac/usergroups/${encodeURIComponent(initial.id)}`, body);
       else await apiSend("POST", "/api/rbac/usergroups", body);
       onSaved();
-      closeDialog(e);
+      close();
     } catch (err) {
       setError(err);
       setBusy(false);
@@ -300,6 +301,7 @@ function UserForm({ initial, self, onClose, onSaved }: { initial: User | null; s
 
   const save = async (e: Event) => {
     e.preventDefault();
+    const close = closer(e);
     setBusy(true);
     setError(null);
     const body: Record<string, unknown> = { displayName: displayName.trim(), accountEnabled: enabled };
@@ -309,7 +311,7 @@ function UserForm({ initial, self, onClose, onSaved }: { initial: User | null; s
       if (initial) await apiSend("PATCH", `/api/users/${encodeURIComponent(initial.id)}`, body);
       else await apiSend("POST", "/api/users", body);
       onSaved();
-      closeDialog(e);
+      close();
     } catch (err) {
       setError(err);
       setBusy(false);
