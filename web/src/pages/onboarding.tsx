@@ -48,7 +48,7 @@ export function OnboardingPage(_: PageProps) {
 
   return (
     <Page title="Onboarding" subtitle="Onboard Linux devices: download the signed package and run it on each device.">
-      <div class="cards">
+      <div class="cards cfg-cards-gap">
         <Card title="1. Download the onboarding package">
           <p>
             The package is a shell script signed for this organisation. It holds the server's address and certificate fingerprint and an enrollment key id; the device enrolls
