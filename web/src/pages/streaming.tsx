@@ -235,9 +235,18 @@ function ConfigCard({ c, onEdit, onDelete, onToggle, onLetters }: { c: StreamCon
                 <td class="small">{formatTime(s?.lastSuccessDateTime)}</td>
                 <td>
                   {s?.lastError ? (
-                    <span class="cfg-error-text" title={s.lastError}>
-                      {formatTime(s.lastErrorDateTime)}: {s.lastError}
-                    </span>
+                    s.lastError.length > 120 ? (
+                      <details class="cfg-error-text">
+                        <summary>
+                          {formatTime(s.lastErrorDateTime)}: {s.lastError.slice(0, 110)}…
+                        </summary>
+                        {s.lastError}
+                      </details>
+                    ) : (
+                      <span class="cfg-error-text">
+                        {formatTime(s.lastErrorDateTime)}: {s.lastError}
+                      </span>
+                    )
                   ) : (
                     <span class="muted">—</span>
                   )}
@@ -253,6 +262,7 @@ function ConfigCard({ c, onEdit, onDelete, onToggle, onLetters }: { c: StreamCon
 
 interface DestForm {
   name: string;
+  stored?: string; // the name it is stored under: secrets sent back as "***" are restored by name
   type: string;
   values: Record<string, string>; // the fields of destinationFields[type], as typed
   extra: Record<string, unknown>; // settings this form does not know, kept as they are
@@ -268,7 +278,7 @@ function toForm(d: Destination): DestForm {
     if (f && (typeof v === "string" || typeof v === "number")) values[f.key] = String(v);
     else extra[k] = v;
   }
-  return { name: d.name, type: d.type, values, extra };
+  return { name: d.name, stored: d.name, type: d.type, values, extra };
 }
 
 function fromForm(d: DestForm): Destination {
@@ -305,6 +315,13 @@ function ConfigForm({ initial, onClose, onSaved }: { initial: StreamConfig | nul
     const close = closer(e);
     setBusy(true);
     setError(null);
+    // The server restores "***" secrets by destination name, so a renamed destination must send them again.
+    const renamed = dests.find((d) => d.stored && d.stored !== d.name.trim() && Object.values(d.values).includes("***"));
+    if (renamed) {
+      setBusy(false);
+      setError(new Error(`Destination '${renamed.stored}' was renamed to '${renamed.name.trim()}': type its secrets again (the stored ones are kept only under the old name).`));
+      return;
+    }
     const body: Record<string, unknown> = { name: name.trim(), enabled, eventTypes, deviceGroups, destinations: dests.map(fromForm) };
     if (initial && replay) body.replayFrom = localInputToIso(replay);
     try {
@@ -378,7 +395,7 @@ function ConfigForm({ initial, onClose, onSaved }: { initial: StreamConfig | nul
               </label>
               <label class="field">
                 Type
-                <select value={d.type} onChange={(e) => setDest(i, { type: (e.target as HTMLSelectElement).value, values: {} })}>
+                <select value={d.type} onChange={(e) => setDest(i, { type: (e.target as HTMLSelectElement).value, values: {}, extra: {} })}>
                   {Array.from(new Set([...destinationTypes, d.type])).map((t) => (
                     <option key={t} value={t}>{t === "AzureBlob" ? "Azure Blob storage" : t === "Kafka" ? "Kafka / Event Hubs" : t}</option>
                   ))}
