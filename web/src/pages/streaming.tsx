@@ -362,6 +362,7 @@ function ConfigForm({ initial, onClose, onSaved }: { initial: StreamConfig | nul
             selected={eventTypes}
             onChange={setEventTypes}
             columns={3}
+            bulk
             testId="stream-event-types"
           />
         )}

@@ -96,11 +96,22 @@ export function CheckList(p: {
   disabled?: boolean;
   columns?: number;
   testId?: string;
+  bulk?: boolean; // "All" and "None" buttons
 }) {
   const toggle = (v: string, on: boolean) => p.onChange(on ? [...p.selected, v] : p.selected.filter((x) => x !== v));
   return (
     <fieldset class="cfg-checks" disabled={p.disabled} data-testid={p.testId}>
       <legend>{p.legend}</legend>
+      {p.bulk && p.options.length > 1 && (
+        <div class="cfg-bulk">
+          <button type="button" class="btn small" onClick={() => p.onChange(Array.from(new Set([...p.selected, ...p.options.map((o) => o.value)])))}>
+            All
+          </button>
+          <button type="button" class="btn small" onClick={() => p.onChange([])}>
+            None
+          </button>
+        </div>
+      )}
       {p.options.length === 0 && <span class="muted small">None available.</span>}
       <div class="cfg-checks-grid" style={{ gridTemplateColumns: `repeat(${p.columns ?? 1}, minmax(0, 1fr))` }}>
         {p.options.map((o) => (
