@@ -89,15 +89,14 @@ export function IndicatorsPage({ match }: PageProps) {
 
   const columns = useMemo<Column<Indicator>[]>(
     () => [
-      { field: "indicatorValue", headerName: "Value", flex: 2, minWidth: 200, tooltipField: "indicatorValue" },
-      { field: "indicatorType", headerName: "Type", width: 130, flex: 0 },
-      { field: "action", headerName: "Action", width: 140, flex: 0, cellRenderer: (p: { value: unknown }) => cellBadge(p.value) },
-      { field: "severity", headerName: "Severity", width: 125, flex: 0, cellRenderer: (p: { value: unknown }) => cellBadge(p.value) },
-      { field: "title", headerName: "Title", flex: 1.4, minWidth: 140, tooltipField: "title" },
-      { field: "generateAlert", headerName: "Alert", width: 80, flex: 0, cellDataType: false, valueFormatter: (p) => (p.value ? "Yes" : "No") },
-      { field: "rbacGroupNames", headerName: "Device groups", sortable: false, minWidth: 120, valueFormatter: (p) => ((p.value as string[])?.length ? (p.value as string[]).join(", ") : "All") },
-      { field: "expirationTime", headerName: "Expires", minWidth: 110, valueFormatter: (p) => formatTime(p.value) || "Never" },
-      { field: "creationTimeDateTimeUtc", headerName: "Created", minWidth: 160, valueFormatter: (p) => formatTime(p.value) },
+      { field: "indicatorValue", headerName: "Value", flex: 2, minWidth: 170, tooltipField: "indicatorValue" },
+      { field: "indicatorType", headerName: "Type", width: 120, flex: 0 },
+      { field: "action", headerName: "Action", width: 135, flex: 0, cellRenderer: (p: { value: unknown }) => cellBadge(p.value) },
+      { field: "severity", headerName: "Severity", width: 135, flex: 0, cellRenderer: (p: { value: unknown }) => cellBadge(p.value) },
+      { field: "title", headerName: "Title", flex: 1.4, minWidth: 110, tooltipField: "title" },
+      { field: "rbacGroupNames", headerName: "Device groups", sortable: false, minWidth: 110, valueFormatter: (p) => ((p.value as string[])?.length ? (p.value as string[]).join(", ") : "All") },
+      { field: "expirationTime", headerName: "Expires", minWidth: 95, valueFormatter: (p) => formatTime(p.value) || "Never" },
+      { field: "creationTimeDateTimeUtc", headerName: "Created", minWidth: 150, valueFormatter: (p) => formatTime(p.value) },
     ],
     [],
   );
