@@ -20,13 +20,13 @@ export interface ODataList<T> {
 
 type Body = object | string | FormData | undefined;
 
-async function send(method: string, path: string, body?: Body, accept = "application/json"): Promise<Response> {
+async function send(method: string, path: string, body?: Body, accept = "application/json", contentType = "text/plain"): Promise<Response> {
   const headers: Record<string, string> = { Authorization: `Bearer ${await accessToken()}`, Accept: accept };
   let payload: BodyInit | undefined;
   if (body instanceof FormData) payload = body;
   else if (typeof body === "string") {
     payload = body;
-    headers["Content-Type"] = "text/plain";
+    headers["Content-Type"] = contentType;
   } else if (body !== undefined) {
     payload = JSON.stringify(body);
     headers["Content-Type"] = "application/json";
@@ -65,8 +65,9 @@ export async function apiBlob(path: string): Promise<Blob> {
   return (await send("GET", path, undefined, "*/*")).blob();
 }
 
-export async function apiSend<T = unknown>(method: "POST" | "PATCH" | "PUT" | "DELETE", path: string, body?: Body): Promise<T> {
-  const res = await send(method, path, body);
+// Objects are sent as JSON; a string body is sent as `contentType` (text/plain unless given).
+export async function apiSend<T = unknown>(method: "POST" | "PATCH" | "PUT" | "DELETE", path: string, body?: Body, contentType?: string): Promise<T> {
+  const res = await send(method, path, body, "application/json", contentType);
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   return (text ? JSON.parse(text) : undefined) as T;

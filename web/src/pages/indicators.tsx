@@ -11,7 +11,7 @@ import { Badge, Facts, Page } from "../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../components/States";
 import type { PageProps } from "../routes";
 import { setQuery } from "../router";
-import { cellBadge, CheckList, closeDialog, closer, isoToLocalInput, localInputToIso, Panel, sendTyped } from "./configure/kit";
+import { cellBadge, CheckList, closeDialog, closer, isoToLocalInput, localInputToIso, Panel } from "./configure/kit";
 
 export interface Indicator {
   id: string;
@@ -458,7 +458,7 @@ function ImportPanel({ onClose, onImported }: { onClose: () => void; onImported:
     setBusy(true);
     setError(null);
     try {
-      const res = await sendTyped<{ value: ImportResult[] }>(
+      const res = await apiSend<{ value: ImportResult[] }>(
         "POST",
         "/api/indicators/import",
         file.text,

@@ -1,10 +1,8 @@
 // Small building blocks shared by the Respond/Configure screens (indicators, action center,
 // streaming, onboarding and the settings pages): a modal panel, value-list and checkbox editors,
-// polling, and a request helper for bodies that are not JSON.
+// polling and links.
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError } from "../../api/client";
-import { accessToken, SignedOut, signOut } from "../../auth/session";
 import { navigate } from "../../router";
 import "../configure.css";
 
@@ -139,34 +137,6 @@ export function useInterval(fn: () => void, ms: number, active = true): void {
     }, ms);
     return () => clearInterval(t);
   }, [ms, active]);
-}
-
-// A request whose body has its own content type (CSV, STIX): the JSON client sends text as text/plain.
-export async function sendTyped<T>(method: "POST" | "PUT", path: string, body: string, contentType: string): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    headers: { Authorization: `Bearer ${await accessToken()}`, Accept: "application/json", "Content-Type": contentType },
-    body,
-  });
-  if (res.status === 401) {
-    signOut();
-    window.dispatchEvent(new Event("ward:signed-out"));
-    throw new SignedOut();
-  }
-  const text = await res.text();
-  if (!res.ok) {
-    let code = `HTTP${res.status}`;
-    let message = text || res.statusText;
-    try {
-      const env = JSON.parse(text);
-      code = env.error?.code ?? code;
-      message = env.error?.message ?? message;
-    } catch {
-      /* not JSON */
-    }
-    throw new ApiError(res.status, code, message);
-  }
-  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 // An absolute link the server built (download links) as a same-origin path, so it works behind the
