@@ -615,7 +615,7 @@ OAuthReply TokenService::AuthorizePage(std::string_view tenant_segment, const Fo
   }
   std::string page =
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign in to Ward</title>"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
       // The portal's look (web/src/styles.css), inline: this page is served before any portal asset.
       "<style>body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;"
       "background:#f1f5f9;color:#0f172a;font:14px 'Segoe UI',system-ui,sans-serif}main{width:380px;background:#fff;"
