@@ -45,8 +45,12 @@ export function DevicePage({ match }: PageProps) {
   return (
     <Page
       title={m.computerDnsName || m.id}
-      subtitle={<DeviceSummary m={m} state={actions.rows ? state : undefined} />}
-      actions={<ResponseButtons m={m} actions={actions} onDone={() => { actions.reload(); setQuery({ tab: "actions" }); }} />}
+      subtitle={
+        <>
+          <DeviceSummary m={m} state={actions.rows ? state : undefined} />
+          <ResponseButtons m={m} actions={actions} onDone={() => { actions.reload(); setQuery({ tab: "actions" }); }} />
+        </>
+      }
     >
       <Tabs label="Device" tabs={tabs} current={tab} onSelect={(t) => setQuery({ tab: t === "overview" ? undefined : t })} idPrefix="device">
         {tab === "overview" && <Overview m={m} onChange={setOverride} />}
@@ -309,7 +313,8 @@ function Overview({ m, onChange }: { m: Machine; onChange: (m: Machine) => void 
             ["Device group", m.rbacGroupName],
             ["OS platform", m.osPlatform],
             ["OS version", m.osVersion],
-            ["Architecture", [m.osArchitecture, m.osProcessor].filter(Boolean).join(" · ")],
+            ["Architecture", m.osArchitecture],
+            ["Processor", m.osProcessor],
             ["Sensor version", m.agentVersion],
             ["IP address", m.lastIpAddress],
             ["External IP", m.lastExternalIpAddress],
@@ -319,7 +324,7 @@ function Overview({ m, onChange }: { m: Machine; onChange: (m: Machine) => void 
           ]}
         />
       </Card>
-      <div class="cards">
+      <div class="overview-cards">
         <TagsCard m={m} onChange={onChange} />
         <Card title="Logged-on users">
           <Async state={users} what="Reading logons">
@@ -436,7 +441,7 @@ function Timeline({ id }: { id: string }) {
   }, [id, table, applied, range]);
   const rows = useAsync(() => apiGet<{ value: TimelineRow[] }>(path).then((r) => r.value), [path]);
   const columns = useMemo<Column<TimelineRow>[]>(() => [
-    { field: "Timestamp", headerName: "Time", valueFormatter: (p) => formatTime(p.value), minWidth: 170, flex: 1, sort: "desc" },
+    { field: "Timestamp", headerName: "Time", valueFormatter: (p) => formatTime(p.value), minWidth: 190, flex: 1, sort: "desc" },
     { field: "Table", headerName: "Event", valueFormatter: (p) => String(p.value ?? "").replace(/^Device|Events$/g, ""), minWidth: 100, flex: 0.7 },
     { field: "ActionType", headerName: "Action type", minWidth: 150, flex: 1 },
     { colId: "details", headerName: "Details", valueGetter: (p) => (p.data ? describeEvent(p.data) : ""), minWidth: 260, flex: 3 },
@@ -581,11 +586,11 @@ function ActionsTab({ actions }: { actions: ActionsState }) {
             {actions.rows.map((a) => (
               <tr key={a.id} data-testid="action-row" data-action-id={a.id} data-action-type={a.type}>
                 <td>
-                  <strong>{words(a.type)}</strong>
+                  <strong>{actionLabel(a.type)}</strong>
                   {a.scope && <span class="muted"> · {a.scope}</span>}
                   {a.relatedFileInfo && <div class="mono small">{a.relatedFileInfo.fileIdentifierType} {a.relatedFileInfo.fileIdentifier}</div>}
                 </td>
-                <td><span data-testid="action-status" class={`badge badge-${a.status.toLowerCase()}`}>{words(a.status)}</span></td>
+                <td><span data-testid="action-status" class={`badge badge-${a.status.toLowerCase()}`} title={words(a.status)}>{a.status}</span></td>
                 <td>{a.requestor}</td>
                 <td class="comment-cell">{a.requestorComment}{a.cancellationComment && <div class="muted small">Cancelled by {a.cancellationRequestor}: {a.cancellationComment}</div>}</td>
                 <td>{formatTime(a.creationDateTimeUtc)}</td>
@@ -598,6 +603,22 @@ function ActionsTab({ actions }: { actions: ActionsState }) {
       )}
     </div>
   );
+}
+
+const actionLabels: Record<string, string> = {
+  Isolate: "Isolate",
+  Unisolate: "Release from isolation",
+  RestrictCodeExecution: "Restrict app execution",
+  UnrestrictCodeExecution: "Remove app restriction",
+  RunAntiVirusScan: "Antivirus scan",
+  CollectInvestigationPackage: "Collect investigation package",
+  StopAndQuarantineFile: "Stop and quarantine file",
+  LiveResponse: "Live response",
+  Offboard: "Offboard",
+};
+
+function actionLabel(type: string): string {
+  return actionLabels[type] ?? words(type);
 }
 
 function ActionResult({ a }: { a: MachineAction }) {

@@ -53,16 +53,15 @@ export function DevicesPage({ match }: PageProps) {
 
   const columns = useMemo<Column<Machine>[]>(() => {
     const cols: Column<Machine>[] = [
-      { field: "computerDnsName", headerName: "Device name", minWidth: 200, flex: 2 },
-      { field: "healthStatus", headerName: "Health", cellRenderer: (p: { value: string }) => badgeHtml(p.value) },
-      { field: "riskScore", headerName: "Risk", cellRenderer: (p: { value: string }) => badgeHtml(p.value) },
-      { field: "exposureLevel", headerName: "Exposure" },
-      { field: "osPlatform", headerName: "OS platform" },
-      { field: "osVersion", headerName: "OS version" },
-      { field: "rbacGroupName", headerName: "Device group" },
-      { field: "machineTags", headerName: "Tags", sortable: false, valueFormatter: (p) => ((p.value as string[] | undefined) ?? []).join(", ") },
-      { field: "lastIpAddress", headerName: "IP address" },
-      { field: "lastSeen", headerName: "Last seen", valueFormatter: (p) => formatTime(p.value), minWidth: 170 },
+      { field: "computerDnsName", headerName: "Device name", minWidth: 220, flex: 2 },
+      { field: "healthStatus", headerName: "Health", cellRenderer: (p: { value: string }) => badgeHtml(p.value), minWidth: 120 },
+      { field: "riskScore", headerName: "Risk", cellRenderer: (p: { value: string }) => badgeHtml(p.value), minWidth: 100 },
+      { field: "exposureLevel", headerName: "Exposure", minWidth: 110 },
+      { field: "osPlatform", headerName: "OS", valueGetter: (p) => (p.data ? [p.data.osPlatform, p.data.osVersion].filter(Boolean).join(" ") : ""), minWidth: 110 },
+      { field: "rbacGroupName", headerName: "Device group", minWidth: 150 },
+      { field: "machineTags", headerName: "Tags", sortable: false, valueFormatter: (p) => ((p.value as string[] | undefined) ?? []).join(", "), minWidth: 150 },
+      { field: "lastIpAddress", headerName: "IP address", minWidth: 120 },
+      { field: "lastSeen", headerName: "Last seen", valueFormatter: (p) => formatTime(p.value), minWidth: 180 },
     ];
     // The grid shows the server's current order.
     return cols.map((c) => (c.field === sort ? { ...c, sort: desc ? "desc" : "asc" } : c));

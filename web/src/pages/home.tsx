@@ -79,7 +79,7 @@ function AlertKpis() {
 
 function Kpi({ href, value, label, tone, testId }: { href: string; value: string; label: string; tone?: string; testId?: string }) {
   return (
-    <Link href={href} class={`kpi kpi-link${tone ? ` kpi-${tone}` : ""}`}>
+    <Link href={href} class={`kpi kpi-link${tone && value !== "0" && value !== "…" ? ` kpi-${tone}` : ""}`}>
       <div class="value" data-testid={testId}>{value}</div>
       <div class="label">{label}</div>
     </Link>
