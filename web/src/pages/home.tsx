@@ -44,7 +44,7 @@ export function HomePage() {
       {canAlerts && <AlertKpis />}
       {canDevices && <DeviceKpis devices={devices} counts={counts} />}
       {(canAlerts || canDevices || canHunt) && (
-        <div class="home-charts">
+        <div class={`home-charts${[canAlerts, canDevices, canHunt].filter(Boolean).length === 3 ? " three" : ""}`}>
           {canAlerts && <AlertsBySeverity />}
           {canDevices && <DeviceHealth devices={devices} counts={counts} />}
           {canHunt && <IngestRate />}
@@ -253,9 +253,10 @@ function IngestRate() {
       ) : (
         <ChartView type="line" data={chart.data as ChartConfiguration["data"]} options={options as ChartConfiguration["options"]} label={`Events ingested per hour over the last 24 hours, ${chart.total} in all`} testId="chart-ingest" />
       )}
-      <p class="muted small">
-        From the hunting query <code>{ingestQuery}</code>
-      </p>
+      <details class="query-note">
+        <summary>Hunting query</summary>
+        <code>{ingestQuery}</code>
+      </details>
     </Card>
   );
 }
