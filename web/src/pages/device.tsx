@@ -473,7 +473,7 @@ function Timeline({ id }: { id: string }) {
       </div>
       {rows.error ? <ErrorBox error={rows.error} retry={rows.reload} /> : (
         <div class="split">
-          <div class="grow">
+          <div class="grow grid-wrap">
             <DataGrid<TimelineRow> rows={rows.data ?? []} columns={columns} label="Device timeline" testId="timeline-grid" height={520} onRowClick={setSelected} />
             {rows.data && rows.data.length === 0 && <Empty>No events in this range{applied ? " match the search" : ""}.</Empty>}
           </div>
