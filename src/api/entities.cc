@@ -175,8 +175,9 @@ json::Value MachineJson(const state::Machine& m, const std::vector<state::Device
   }
   v.AppendMember("machineTags", state::StringArray(tags));
   v.AppendMember("onboardingStatus", m.offboarded ? "Offboarded" : m.onboarding_status);
+  // Sensors report uname's machine (x86_64, aarch64); DeviceInfo's OSArchitecture spelling is "64-bit".
   std::string arch = m.os_architecture == "x86_64" || m.os_architecture == "aarch64" || m.os_architecture == "x64" ||
-                             m.os_architecture == "arm64"
+                             m.os_architecture == "arm64" || m.os_architecture == "64-bit"
                          ? "64-bit"
                          : (m.os_architecture.empty() ? "" : "32-bit");
   v.AppendMember("osArchitecture", OptStr(arch));

@@ -40,6 +40,8 @@ class SimActionResponder {
   void Start();
   void Stop();
   SimActionStats stats() const;
+  // Whether device `index` plays an offline device (never takes actions, sends no heartbeats).
+  bool offline(size_t index) const { return index < offline_.size() && offline_[index]; }
 
  private:
   void Worker(int index);

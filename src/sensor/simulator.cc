@@ -846,6 +846,38 @@ int RunSimulator(const SimulateOptions& options) {
   SimActionResponder responder(&ids, aopt, options.seed);
   responder.Start();
 
+  // ---- heartbeats ----
+  // Every online device heartbeats at the interval the server asked for, spread over that interval,
+  // as real sensors do: without them the server reports the fleet as ImpairedCommunication.
+  std::mutex heartbeat_mu;
+  std::condition_variable heartbeat_cv;
+  bool heartbeats_done = false;
+  std::thread heartbeat_thread([&] {
+    http::Client client(ClientOptionsFor(onboarding->server_cert_sha256));
+    std::vector<size_t> online;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i] && !responder.offline(i)) online.push_back(i);
+    }
+    if (online.empty()) return;
+    const auto interval = std::chrono::seconds(std::max(ids[online.front()]->heartbeat_seconds, 1));
+    const auto step = std::chrono::duration_cast<std::chrono::milliseconds>(interval) / static_cast<int64_t>(online.size());
+    const std::string body = "{\"sensorVersion\":" + json::Quote(kVersion) + "}";
+    for (size_t next = 0;; next = (next + 1) % online.size()) {
+      {
+        std::unique_lock lock(heartbeat_mu);
+        if (heartbeat_cv.wait_for(lock, step, [&] { return heartbeats_done || g_stop.load(); })) return;
+      }
+      const Identity& id = *ids[online[next]];
+      http::ClientRequest req;
+      req.method = "POST";
+      req.url = id.Url("/sensor/v1/heartbeat");
+      req.headers.Add("Authorization", id.AuthorizationHeader());
+      req.headers.Add("Content-Type", "application/json");
+      req.body = body;
+      (void)client.Send(req);  // a missed heartbeat is what the server's health is there to show
+    }
+  });
+
   // ---- senders ----
   SimState state;
   state.max_queue = static_cast<size_t>(senders) * 4;
@@ -987,6 +1019,12 @@ int RunSimulator(const SimulateOptions& options) {
   }
   state.cv_items.notify_all();
   for (auto& t : sender_threads) t.join();
+  {
+    std::lock_guard lock(heartbeat_mu);
+    heartbeats_done = true;
+  }
+  heartbeat_cv.notify_all();
+  heartbeat_thread.join();
   responder.Stop();
   const SimActionStats actions = responder.stats();
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
