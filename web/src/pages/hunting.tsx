@@ -57,6 +57,11 @@ type Tab = "schema" | "saved" | "examples";
 export function HuntingPage({ match }: PageProps) {
   const param = match.query.get("query");
   const [query, setQueryText] = useState(() => initialQuery(param));
+  const [load, setLoad] = useState(() => ({ text: query, seq: 0 }));
+  const loadQuery = (q: string) => {
+    setQueryText(q);
+    setLoad((l) => ({ text: q, seq: l.seq + 1 }));
+  };
   const [run, setRun] = useState<Run>({ status: "idle" });
   const [tab, setTab] = useState<Tab>("schema");
   const [panelOpen, setPanelOpen] = useState(() => localStorage.getItem(PANEL_KEY) !== "closed");
@@ -79,7 +84,7 @@ export function HuntingPage({ match }: PageProps) {
 
   // A link to /hunting?query=… while the page is open loads that query.
   useEffect(() => {
-    if (param) setQueryText(decodeQuery(param));
+    if (param && decodeQuery(param) !== query) loadQuery(decodeQuery(param));
   }, [param]);
 
   useEffect(() => {
@@ -123,7 +128,7 @@ export function HuntingPage({ match }: PageProps) {
   };
 
   const openQuery = (q: string, savedQuery: SavedQuery | null) => {
-    setQueryText(q);
+    loadQuery(q);
     setCurrent(savedQuery);
     remember(q);
     editor.current?.focus();
@@ -201,7 +206,7 @@ export function HuntingPage({ match }: PageProps) {
         )}
         <div class="hunt-main">
           <div class="hunt-editor-wrap">
-            <KqlEditor value={query} onChange={setQueryText} onRun={() => runRef.current()} schema={schema.data} handle={editor} />
+            <KqlEditor load={load} onChange={setQueryText} onRun={() => runRef.current()} schema={schema.data} handle={editor} />
           </div>
           <div class="toolbar hunt-actions">
             {!panelOpen && (

@@ -4,7 +4,7 @@ import { useEffect, useRef } from "preact/hooks";
 import { Compartment, EditorState } from "@codemirror/state";
 import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, placeholder } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
-import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
+import { autocompletion, closeBrackets, closeCompletion, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
 import { bracketMatching } from "@codemirror/language";
 import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 import { kqlCompletions, kqlHighlight, makeKqlLanguage, type HuntingSchema } from "./kql-language";
@@ -15,7 +15,9 @@ export interface EditorHandle {
 }
 
 export interface KqlEditorProps {
-  value: string;
+  // The document to show: replaced only when `seq` changes (a query opened from outside), so the
+  // editor's own changes echoing back through the parent's state never fight with typing.
+  load: { text: string; seq: number };
   onChange: (v: string) => void;
   onRun: () => void;
   schema: HuntingSchema | undefined;
@@ -31,12 +33,13 @@ export function KqlEditor(p: KqlEditorProps) {
   latest.current = p;
 
   useEffect(() => {
-    const run = () => {
+    const run = (v: EditorView) => {
+      closeCompletion(v);
       latest.current.onRun();
       return true;
     };
     const state = EditorState.create({
-      doc: p.value,
+      doc: p.load.text,
       extensions: [
         lineNumbers(),
         history(),
@@ -96,10 +99,10 @@ export function KqlEditor(p: KqlEditorProps) {
   // A query loaded from outside (saved query, example, URL) replaces the document.
   useEffect(() => {
     const v = view.current;
-    if (v && v.state.doc.toString() !== p.value) {
-      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: p.value } });
+    if (v && p.load.seq > 0 && v.state.doc.toString() !== p.load.text) {
+      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: p.load.text }, selection: { anchor: p.load.text.length } });
     }
-  }, [p.value]);
+  }, [p.load.seq]);
 
   return <div ref={host} class="hunt-editor" data-testid="hunting-editor" />;
 }
