@@ -4,7 +4,7 @@
 // sees only the rows of devices in their device groups. The query is kept in the URL (?query=,
 // base64url) so a link shares it, and the last one in localStorage.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { apiGet, apiSend } from "../api/client";
+import { ApiError, apiGet, apiSend } from "../api/client";
 import { Page } from "../components/Page";
 import { Empty, ErrorBox, useAsync } from "../components/States";
 import type { PageProps } from "../routes";
@@ -71,6 +71,7 @@ export function HuntingPage({ match }: PageProps) {
   const [copied, setCopied] = useState(false);
   const editor = useRef<EditorHandle | null>(null);
   const runRef = useRef<() => void>(() => {});
+  const runButton = useRef<HTMLButtonElement>(null);
 
   const schema = useAsync(
     () =>
@@ -206,7 +207,7 @@ export function HuntingPage({ match }: PageProps) {
         )}
         <div class="hunt-main">
           <div class="hunt-editor-wrap">
-            <KqlEditor load={load} onChange={setQueryText} onRun={() => runRef.current()} schema={schema.data} handle={editor} />
+            <KqlEditor load={load} onChange={setQueryText} onRun={() => runRef.current()} schema={schema.data} handle={editor} onEscape={() => runButton.current?.focus()} />
           </div>
           <div class="toolbar hunt-actions">
             {!panelOpen && (
@@ -214,7 +215,7 @@ export function HuntingPage({ match }: PageProps) {
                 » Schema &amp; queries
               </button>
             )}
-            <button type="button" class="btn primary" onClick={execute} disabled={running || !query.trim()} data-testid="hunting-run" title="Run query (Ctrl+Enter)">
+            <button ref={runButton} type="button" class="btn primary" onClick={execute} disabled={running || !query.trim()} data-testid="hunting-run" title="Run query (Ctrl+Enter)">
               {running ? "Running…" : "▶ Run query"}
             </button>
             {running && (
@@ -252,7 +253,14 @@ export function HuntingPage({ match }: PageProps) {
             )}
             {run.status === "error" && (
               <div data-testid="hunting-error">
-                <ErrorBox error={run.error} retry={execute} />
+                {run.error instanceof ApiError && run.error.status === 400 ? (
+                  <div class="state error" role="alert">
+                    <strong>{run.error.code === "QueryCancelled" ? "The query was cancelled." : "The query could not run."}</strong>{" "}
+                    <span class="hunt-errmsg">{run.error.message}</span>
+                  </div>
+                ) : (
+                  <ErrorBox error={run.error} retry={execute} />
+                )}
               </div>
             )}
             {run.status === "done" && <HuntResults result={run.result} elapsedMs={run.elapsedMs} query={run.query} />}

@@ -240,7 +240,8 @@ export function referencedTables(query: string, schema: HuntingSchema): SchemaTa
   return schema.Tables.filter((x) => words.has(x.Name));
 }
 
-const opCompletions: Completion[] = tabularOperators.map(([label, info]) => ({ label, type: "keyword", info, boost: 2 }));
+const commonOps = new Set(["where", "project", "extend", "summarize", "join", "take", "top", "sort", "order", "render", "distinct", "union", "count"]);
+const opCompletions: Completion[] = tabularOperators.map(([label, info]) => ({ label, type: "keyword", info, boost: commonOps.has(label) ? 3 : 1 }));
 const fnCompletions: Completion[] = [
   ...aggregateFunctions.map((label) => ({ label, type: "function", detail: "aggregate", apply: `${label}(` })),
   ...scalarFunctions.map((label) => ({ label, type: "function", apply: `${label}(` })),
