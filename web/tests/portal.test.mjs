@@ -57,7 +57,7 @@ async function open(page, route) {
 }
 
 async function gridText(page, testId) {
-  const rows = page.locator(`[data-testid=${testId}] .ag-center-cols-container .ag-row`);
+  const rows = page.locator(`[data-testid=${testId}] .ag-row`);
   await rows.first().waitFor({ timeout: 30_000 });
   return (await rows.allInnerTexts()).join("\n");
 }
@@ -110,7 +110,7 @@ test("a tier-1 analyst sees only their group's devices and no response buttons",
   for (const name of OTHER_DEVICES) assert.ok(!text.includes(name.split(".")[0]), `tier-1 does not see ${name}`);
   await shot(page, "tier1-devices");
   // Their device's page has no isolate (or any other response) button.
-  await page.locator("[data-testid=devices-grid] .ag-center-cols-container .ag-row").first().click();
+  await page.locator("[data-testid=devices-grid] .ag-row").first().click();
   await page.waitForURL(/\/devices\/[0-9a-f]{40}/);
   await settled(page);
   for (const id of ["action-isolate", "action-restrict", "action-scan", "action-quarantine", "action-liveresponse"]) {
@@ -129,17 +129,17 @@ test("a tier-1 analyst sees only their group's devices and no response buttons",
 test("a hunting query with render shows a chart and its rows", async () => {
   const { page, context, errors } = await signIn(env.ADMIN_USER, env.ADMIN_PASSWORD);
   await open(page, "/hunting");
-  await page.locator(".cm-content").first().fill(
+  await page.locator("[data-testid=hunting-editor] .cm-content").fill(
     "DeviceProcessEvents | where Timestamp > ago(1d) | summarize Events = count() by bin(Timestamp, 1m) | render timechart");
   await page.keyboard.press("Escape");
-  await page.getByRole("button", { name: /^Run/ }).first().click();
+  await page.click("[data-testid=hunting-run]");
   await page.locator("[data-testid=hunting-chart] canvas").waitFor({ timeout: 60_000 });
   await gridText(page, "hunting-results");
   await settled(page);
   await shot(page, "hunting-timechart");
-  await page.locator(".cm-content").first().fill("DeviceProcessEvents | summarize Count = count() by DeviceName | render piechart");
+  await page.locator("[data-testid=hunting-editor] .cm-content").fill("DeviceProcessEvents | summarize Count = count() by DeviceName | render piechart");
   await page.keyboard.press("Escape");
-  await page.getByRole("button", { name: /^Run/ }).first().click();
+  await page.click("[data-testid=hunting-run]");
   await page.locator("[data-testid=hunting-chart] canvas").waitFor({ timeout: 60_000 });
   await settled(page);
   await shot(page, "hunting-piechart");
