@@ -65,6 +65,7 @@ def portal(tmp_path_factory):
             "OTHER_DEVICES": json.dumps(sorted(m["computerDnsName"] for m in ms if m["rbacGroupId"] != web_group["id"])),
             "ISOLATE_DEVICE": sorted(m["id"] for m in ms if m["rbacGroupId"] != web_group["id"])[0],
             "ALERT_ID": (alerts() or [{"id": ""}])[0]["id"],
+            "DB_DEVICES": str(sum("db" in m["machineTags"] for m in ms)),
         }
         yield env
     finally:

@@ -146,3 +146,21 @@ test("a hunting query with render shows a chart and its rows", async () => {
   assert.deepEqual(errors, [], "no script errors");
   await context.close();
 });
+
+test("an administrator creates a device group, previewing the devices its rules match", async () => {
+  const { page, context, errors } = await signIn(env.ADMIN_USER, env.ADMIN_PASSWORD);
+  await open(page, "/settings/devicegroups");
+  await page.click("[data-testid=devicegroup-add]");
+  const form = page.locator("[data-testid=devicegroup-form]");
+  await form.locator("input[name=name]").fill("Database servers");
+  const tag = form.locator("[data-testid=devicegroup-rule-tag] input");
+  await tag.fill("db");
+  await tag.press("Enter");
+  await form.locator("[data-testid=devicegroup-preview-count]", { hasText: `${env.DB_DEVICES} device` }).waitFor({ timeout: 20_000 });
+  await shot(page, "settings-device-group-preview");
+  await form.locator("[data-testid=devicegroup-save]").click();
+  await page.locator("[data-testid=devicegroups-table]", { hasText: "Database servers" }).waitFor({ timeout: 20_000 });
+  assert.equal(await page.locator("[data-testid=devicegroup-form]").count(), 0, "the form closed after saving");
+  assert.deepEqual(errors, [], "no script errors");
+  await context.close();
+});

@@ -11,7 +11,7 @@ import { Badge, Facts, Page } from "../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../components/States";
 import type { PageProps } from "../routes";
 import { setQuery } from "../router";
-import { cellBadge, CheckList, closeDialog, closer, isoToLocalInput, localInputToIso, Panel } from "./configure/kit";
+import { cellBadge, CheckList, closeDialog, isoToLocalInput, localInputToIso, Panel, usePanelSubmit } from "./configure/kit";
 
 export interface Indicator {
   id: string;
@@ -279,18 +279,12 @@ function IndicatorForm({ initial, mayWrite, onClose, onSaved, onDelete }: { init
     rbacGroupNames: initial?.rbacGroupNames ?? [],
     generateAlert: initial?.generateAlert ?? true,
   }));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const set = (patch: Partial<FormState>) => setF((s) => ({ ...s, ...patch }));
   const readOnly = !mayWrite;
 
-  const save = async (e: Event) => {
-    e.preventDefault();
-    const close = closer(e);
-    setBusy(true);
-    setError(null);
-    try {
-      await apiSend("POST", "/api/indicators", {
+  const { busy, error, submit: save } = usePanelSubmit(
+    () =>
+      apiSend("POST", "/api/indicators", {
         indicatorType: f.indicatorType,
         indicatorValue: f.indicatorValue.trim(),
         action: f.action,
@@ -301,14 +295,9 @@ function IndicatorForm({ initial, mayWrite, onClose, onSaved, onDelete }: { init
         recommendedActions: f.recommendedActions,
         rbacGroupNames: f.rbacGroupNames,
         generateAlert: f.generateAlert,
-      });
-      onSaved();
-      close();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+      }),
+    onSaved,
+  );
 
   return (
     <Panel title={initial ? (readOnly ? "Indicator" : "Edit indicator") : "Add indicator"} onClose={onClose} side testId="indicator-form">

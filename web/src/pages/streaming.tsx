@@ -10,7 +10,7 @@ import { formatTime } from "../components/DataGrid";
 import { Badge, Page } from "../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../components/States";
 import type { PageProps } from "../routes";
-import { CheckList, closeDialog, closer, isoToLocalInput, localInputToIso, Panel, useInterval, ValueList } from "./configure/kit";
+import { CheckList, closeDialog, isoToLocalInput, localInputToIso, Panel, useInterval, ValueList, saveEntity, usePanelSubmit } from "./configure/kit";
 
 type Destination = Record<string, unknown> & { name: string; type: string };
 
@@ -300,8 +300,6 @@ function ConfigForm({ initial, onClose, onSaved }: { initial: StreamConfig | nul
   const [deviceGroups, setDeviceGroups] = useState<string[]>(initial?.deviceGroups ?? []);
   const [dests, setDests] = useState<DestForm[]>(() => (initial?.destinations ?? [{ name: "archive", type: "File" } as Destination]).map(toForm));
   const [replay, setReplay] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
 
   const categories = useMemo(() => {
     const fromSchema = (schema.data?.Tables ?? []).map((t) => `AdvancedHunting-${t.Name}`);
@@ -310,30 +308,16 @@ function ConfigForm({ initial, onClose, onSaved }: { initial: StreamConfig | nul
 
   const setDest = (i: number, patch: Partial<DestForm>) => setDests((ds) => ds.map((d, j) => (j === i ? { ...d, ...patch } : d)));
 
-  const save = async (e: Event) => {
-    e.preventDefault();
-    const close = closer(e);
-    setBusy(true);
-    setError(null);
+  const { busy, error, submit: save } = usePanelSubmit(() => {
     // The server restores "***" secrets by destination name, so a renamed destination must send them again.
     const renamed = dests.find((d) => d.stored && d.stored !== d.name.trim() && Object.values(d.values).includes("***"));
     if (renamed) {
-      setBusy(false);
-      setError(new Error(`Destination '${renamed.stored}' was renamed to '${renamed.name.trim()}': type its secrets again (the stored ones are kept only under the old name).`));
-      return;
+      throw new Error(`Destination '${renamed.stored}' was renamed to '${renamed.name.trim()}': type its secrets again (the stored ones are kept only under the old name).`);
     }
     const body: Record<string, unknown> = { name: name.trim(), enabled, eventTypes, deviceGroups, destinations: dests.map(fromForm) };
     if (initial && replay) body.replayFrom = localInputToIso(replay);
-    try {
-      if (initial) await apiSend("PATCH", `/api/streaming/configurations/${encodeURIComponent(initial.id)}`, body);
-      else await apiSend("POST", "/api/streaming/configurations", body);
-      onSaved();
-      close();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+    return saveEntity("/api/streaming/configurations", initial?.id, body);
+  }, onSaved);
 
   return (
     <Panel title={initial ? `Edit ${initial.name}` : "New streaming configuration"} onClose={onClose} wide testId="stream-form">

@@ -3,6 +3,7 @@
 // polling and links.
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { apiSend } from "../../api/client";
 import { navigate } from "../../router";
 import "../configure.css";
 
@@ -239,4 +240,33 @@ export function useDebounced<T>(value: T, ms: number): T {
 export function closer(e: Event): () => void {
   const dialog = (e.currentTarget as HTMLElement | null)?.closest("dialog");
   return () => dialog?.close();
+}
+
+// A panel form's submit: runs `send`, then `onSaved` with its answer and closes the panel; a failure
+// (the server's, or an Error `send` throws for its own checks) is shown and the form enabled again.
+export function usePanelSubmit<T>(send: () => Promise<T>, onSaved: (answer: T) => void) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const close = closer(e);  // before the first await: the event's target is gone afterwards
+    setBusy(true);
+    setError(null);
+    try {
+      const answer = await send();
+      close();
+      onSaved(answer);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+  return { busy, error, submit };
+}
+
+// Creates (POST to the collection) or, with an id, updates (PATCH) one entity of a management API.
+export function saveEntity<T = unknown>(collection: string, id: string | number | undefined, body: unknown): Promise<T> {
+  return id === undefined
+    ? apiSend<T>("POST", collection, body as object)
+    : apiSend<T>("PATCH", `${collection}/${encodeURIComponent(String(id))}`, body as object);
 }

@@ -10,7 +10,7 @@ import { formatTime } from "../../components/DataGrid";
 import { Badge, Facts, Page } from "../../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../../components/States";
 import type { PageProps } from "../../routes";
-import { CheckList, closeDialog, closer, CopyButton, Panel, ValueList } from "../configure/kit";
+import { CheckList, closeDialog, CopyButton, Panel, ValueList, usePanelSubmit } from "../configure/kit";
 import type { PermissionCatalog } from "./roles";
 
 interface Secret {
@@ -154,28 +154,17 @@ function AppForm({ perms, onClose, onSaved }: { perms: PermissionCatalog; onClos
   const [delegated, setDelegated] = useState<string[]>([]);
   const [redirects, setRedirects] = useState<string[]>([]);
   const [publicClient, setPublicClient] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const save = async (e: Event) => {
-    e.preventDefault();
-    const close = closer(e);
-    setBusy(true);
-    setError(null);
-    try {
-      const a = await apiSend<App>("POST", "/api/apps", {
+  const { busy, error, submit: save } = usePanelSubmit(
+    () =>
+      apiSend<App>("POST", "/api/apps", {
         displayName: name.trim(),
         applicationPermissions: appPerms,
         delegatedPermissions: delegated,
         redirectUris: redirects,
         publicClient,
-      });
-      close();
-      onSaved(a);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+      }),
+    onSaved,
+  );
   return (
     <Panel title="New application" onClose={onClose} wide testId="app-form">
       <form onSubmit={save} class="cfg-form">

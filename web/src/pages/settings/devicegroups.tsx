@@ -9,7 +9,7 @@ import { ConfirmDialog } from "../../components/Dialog";
 import { Badge, Link, Page } from "../../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../../components/States";
 import type { PageProps } from "../../routes";
-import { CheckList, closeDialog, closer, errorText, Panel, useDebounced, ValueList } from "../configure/kit";
+import { CheckList, closeDialog, errorText, Panel, useDebounced, ValueList, saveEntity, usePanelSubmit } from "../configure/kit";
 import type { UserGroup } from "./roles";
 
 interface Rules {
@@ -207,8 +207,6 @@ function GroupForm({ initial, nextRank, userGroups, onClose, onSaved }: { initia
   const [remediation, setRemediation] = useState(initial?.remediationLevel ?? remediationLevels[0]);
   const [rules, setRules] = useState<Rules>(initial?.rules ?? { name: [], domain: [], tag: [], osPlatform: [] });
   const [access, setAccess] = useState<string[]>(initial?.userGroups ?? []);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
 
   // The preview follows rank and rules after 400 ms of quiet.
   const previewBody = useDebounced(
@@ -228,27 +226,15 @@ function GroupForm({ initial, nextRank, userGroups, onClose, onSaved }: { initia
     };
   }, [previewBody]);
 
-  const save = async (e: Event) => {
-    e.preventDefault();
-    const close = closer(e);
-    setBusy(true);
-    setError(null);
+  const { busy, error, submit: save } = usePanelSubmit(() => {
     const body: Record<string, unknown> = { description, remediationLevel: remediation, userGroups: access };
     if (!isDefault) {
       body.name = name.trim();
       body.rank = Number(rank);
       body.rules = rules;
     }
-    try {
-      if (initial) await apiSend("PATCH", `/api/rbac/devicegroups/${initial.id}`, body);
-      else await apiSend("POST", "/api/rbac/devicegroups", body);
-      onSaved();
-      close();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+    return saveEntity("/api/rbac/devicegroups", initial?.id, body);
+  }, onSaved);
 
   return (
     <Panel title={initial ? `Edit ${initial.name}` : "New device group"} onClose={onClose} wide testId="devicegroup-form">

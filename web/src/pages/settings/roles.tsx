@@ -7,7 +7,7 @@ import { ConfirmDialog } from "../../components/Dialog";
 import { Badge, Page } from "../../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../../components/States";
 import type { PageProps } from "../../routes";
-import { CheckList, closeDialog, closer, Panel } from "../configure/kit";
+import { CheckList, closeDialog, Panel, saveEntity, usePanelSubmit } from "../configure/kit";
 
 export interface Role {
   id: string;
@@ -134,29 +134,15 @@ function RoleForm({ initial, groups, perms, onClose, onSaved }: { initial: Role 
   const [description, setDescription] = useState(initial?.description ?? "");
   const [permissions, setPermissions] = useState<string[]>(initial?.permissions ?? ["ViewData"]);
   const [assigned, setAssigned] = useState<string[]>(initial?.assignedUserGroups ?? []);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
 
-  const save = async (e: Event) => {
-    e.preventDefault();
-    const close = closer(e);
-    setBusy(true);
-    setError(null);
+  const { busy, error, submit: save } = usePanelSubmit(() => {
     const body: Record<string, unknown> = { description, assignedUserGroups: assigned };
     if (!builtin) {
       body.name = name.trim();
       body.permissions = permissions;
     }
-    try {
-      if (initial) await apiSend("PATCH", `/api/rbac/roles/${encodeURIComponent(initial.id)}`, body);
-      else await apiSend("POST", "/api/rbac/roles", body);
-      onSaved();
-      close();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+    return saveEntity("/api/rbac/roles", initial?.id, body);
+  }, onSaved);
 
   return (
     <Panel title={initial ? `Edit role ${initial.name}` : "New role"} onClose={onClose} side testId="role-form">

@@ -11,7 +11,7 @@ import { Badge, Page } from "../../components/Page";
 import { Empty, ErrorBox, Loading, useAsync } from "../../components/States";
 import type { PageProps } from "../../routes";
 import { setQuery } from "../../router";
-import { CheckList, closeDialog, closer, Panel } from "../configure/kit";
+import { CheckList, closeDialog, closer, Panel, saveEntity, usePanelSubmit } from "../configure/kit";
 import type { Role, UserGroup } from "./roles";
 
 export interface User {
@@ -154,29 +154,15 @@ function GroupForm({ initial, users, onClose, onSaved }: { initial: UserGroup | 
   const [description, setDescription] = useState(initial?.description ?? "");
   const [members, setMembers] = useState<string[]>(initial?.members ?? []);
   const [filter, setFilter] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const shown = useMemo(() => {
     const f = filter.trim().toLowerCase();
     return users.filter((u) => !f || u.userPrincipalName.toLowerCase().includes(f) || u.displayName.toLowerCase().includes(f) || members.includes(u.id));
   }, [users, filter, members]);
 
-  const save = async (e: Event) => {
-    e.preventDefault();
-    const close = closer(e);
-    setBusy(true);
-    setError(null);
-    const body = { name: name.trim(), description, members };
-    try {
-      if (initial) await apiSend("PATCH", `/api/rbac/usergroups/${encodeURIComponent(initial.id)}`, body);
-      else await apiSend("POST", "/api/rbac/usergroups", body);
-      onSaved();
-      close();
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit: save } = usePanelSubmit(
+    () => saveEntity("/api/rbac/usergroups", initial?.id, { name: name.trim(), description, members }),
+    onSaved,
+  );
   return (
     <Panel title={initial ? `Edit ${initial.name}` : "New user group"} onClose={onClose} side testId="usergroup-form">
       <form onSubmit={save} class="cfg-form">
