@@ -2,6 +2,7 @@
 // newest first), filtered by status, type and device; refreshes itself while any shown action is
 // still Pending or InProgress. A details panel shows the action's fields, lets the user cancel an
 // open action and download an investigation package or live-response results.
+import { FilterSelect } from "./investigate/parts";
 import { useMemo, useState } from "preact/hooks";
 import { apiGet, apiSend, odata, odataString, type ODataList } from "../api/client";
 import { can, useCan } from "../auth/access";
@@ -115,24 +116,10 @@ export function ActionCenterPage({ match }: PageProps) {
           setQuery({ machineId: machineText.trim() || undefined, page: undefined });
         }}
       >
-        <label class="field">
-          Status
-          <select data-testid="actions-filter-status" value={status} onChange={(e) => setQuery({ status: (e.target as HTMLSelectElement).value, page: undefined })}>
-            <option value="">All statuses</option>
-            {statuses.map((s) => (
-              <option key={s} value={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label class="field">
-          Action
-          <select data-testid="actions-filter-type" value={type} onChange={(e) => setQuery({ type: (e.target as HTMLSelectElement).value, page: undefined })}>
-            <option value="">All actions</option>
-            {types.map((t) => (
-              <option key={t} value={t}>{t}</option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect label="Status" name="status" testId="actions-filter-status" value={status} anyLabel="All statuses"
+          options={statuses.map((v) => ({ value: v, label: v }))} onChange={(v) => setQuery({ status: v, page: undefined })} />
+        <FilterSelect label="Action" name="type" testId="actions-filter-type" value={type} anyLabel="All actions"
+          options={types.map((v) => ({ value: v, label: v }))} onChange={(v) => setQuery({ type: v, page: undefined })} />
         <label class="field">
           Device id
           <input type="search" data-testid="actions-filter-machine" value={machineText} placeholder="machine id" onInput={(e) => setMachineText((e.target as HTMLInputElement).value)} />

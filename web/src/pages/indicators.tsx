@@ -2,6 +2,7 @@
 // upserts on type + value); delete one or many (BatchDelete); import a portal CSV or a STIX 2.x
 // bundle, which Ward parses server-side (POST /api/indicators/import, text/csv or
 // application/stix+json) with a result per row.
+import { FilterSelect } from "./investigate/parts";
 import { useMemo, useState } from "preact/hooks";
 import { apiGet, apiSend, odata, odataString, type ODataList } from "../api/client";
 import { can, useCan, useMe } from "../auth/access";
@@ -128,24 +129,10 @@ export function IndicatorsPage({ match }: PageProps) {
       }
     >
       <form class="toolbar" onSubmit={applySearch} role="search" aria-label="Filter indicators">
-        <label class="field">
-          Type
-          <select data-testid="indicator-filter-type" value={type} onChange={(e) => setQuery({ type: (e.target as HTMLSelectElement).value, page: undefined })}>
-            <option value="">All types</option>
-            {indicatorTypes.map((t) => (
-              <option key={t} value={t}>{t}</option>
-            ))}
-          </select>
-        </label>
-        <label class="field">
-          Action
-          <select data-testid="indicator-filter-action" value={action} onChange={(e) => setQuery({ action: (e.target as HTMLSelectElement).value, page: undefined })}>
-            <option value="">All actions</option>
-            {indicatorActions.map((a) => (
-              <option key={a} value={a}>{a}</option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect label="Type" name="type" testId="indicator-filter-type" value={type} anyLabel="All types"
+          options={indicatorTypes.map((v) => ({ value: v, label: v }))} onChange={(v) => setQuery({ type: v, page: undefined })} />
+        <FilterSelect label="Action" name="action" testId="indicator-filter-action" value={action} anyLabel="All actions"
+          options={indicatorActions.map((v) => ({ value: v, label: v }))} onChange={(v) => setQuery({ action: v, page: undefined })} />
         <label class="field">
           Value contains
           <input type="search" data-testid="indicator-search" value={searchText} placeholder="hash, IP, domain, URL…" onInput={(e) => setSearchText((e.target as HTMLInputElement).value)} />

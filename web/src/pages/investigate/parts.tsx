@@ -33,8 +33,9 @@ export function Pager({ page, more, total, pageSize, onPage, busy }: {
 }
 
 // A labelled <select> with an "Any" first option; "" means no filter.
-export function FilterSelect({ label, value, options, onChange, name, anyLabel = "Any" }: {
+export function FilterSelect({ label, value, options, onChange, name, anyLabel = "Any", testId }: {
   label: string;
+  testId?: string;
   name: string;
   value: string;
   options: (string | { value: string; label: string })[];
@@ -44,7 +45,7 @@ export function FilterSelect({ label, value, options, onChange, name, anyLabel =
   return (
     <label class="field">
       {label}
-      <select name={name} value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
+      <select name={name} data-testid={testId} value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
         <option value="">{anyLabel}</option>
         {options.map((o) => {
           const v = typeof o === "string" ? o : o.value;
