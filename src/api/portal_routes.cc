@@ -3,19 +3,15 @@
 //   GET /api/rbac/me         the caller's standing: roles, portal permissions, token scopes, device groups.
 // The portal's files themselves are served by http::StaticFiles for paths no route claims (api.cc).
 #include <algorithm>
-#include <chrono>
 
 #include "api/api.h"
 #include "api/portal.h"
 #include "common/crypto.h"
+#include "common/time.h"
 #include "identity/token_service.h"
 
 namespace ward::api {
 namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string TrimSlash(std::string_view s) {
   while (!s.empty() && s.back() == '/') s.remove_suffix(1);

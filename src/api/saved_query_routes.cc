@@ -5,12 +5,12 @@
 // Anyone who may hunt may save. A query is private to its creator until shared; only the creator,
 // or a portal administrator, may change or delete it. Someone else's private query is 404.
 #include <algorithm>
-#include <chrono>
 #include <set>
 
 #include "api/api.h"
 #include "api/errors.h"
 #include "common/crypto.h"
+#include "common/time.h"
 #include "common/strings.h"
 
 namespace ward::api {
@@ -19,10 +19,6 @@ namespace {
 constexpr size_t kMaxName = 256;
 constexpr size_t kMaxQuery = 64 * 1024;  // MDE's query text limit is far lower; room for long hunts
 constexpr size_t kMaxDescription = 4096;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 using requirements::Hunting;
 
