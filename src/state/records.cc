@@ -1,4 +1,10 @@
 #include "state/records.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
+
 #include "state/state_store.h"
 
 namespace ward::state {
@@ -319,6 +325,14 @@ std::string OpenActionKey(const MachineAction& a) {
   if (family == "Unisolate") family = "Isolate";
   if (family == "UnrestrictCodeExecution") family = "RestrictCodeExecution";
   return "open:" + a.machine_id + ":" + family;
+}
+
+void BackOffBeforeRetry(int attempt) {
+  // Up to 100 µs × 2^attempt, capped at 20 ms: small while contention is light, wide enough under
+  // a burst that one writer gets through before the others re-read.
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const int64_t cap_us = std::min<int64_t>(int64_t{100} << std::min(attempt, 8), 20'000);
+  std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, cap_us)(rng)));
 }
 
 }  // namespace ward::state

@@ -26,6 +26,9 @@ enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthC
                   kEnrollmentKey, kAlert, kMachineAction, kIndicator, kDetectionRule, kCustomDetectionRule,
                   kLibraryFile, kStreamConfiguration, kSavedQuery };
 const char* KindName(Kind kind);
+// Sleeps a random, growing interval before optimistic retry `attempt` (0-based), so writers that
+// collided do not collide again in lockstep.
+void BackOffBeforeRetry(int attempt);
 
 struct Document {
   std::string id;
@@ -149,6 +152,7 @@ class Repo {
   // from `change` aborts without writing. Returns the record as written.
   template <class F> Result<R> Mutate(std::string_view tenant, std::string_view id, F&& change) {
     for (int attempt = 0; attempt < 32; ++attempt) {
+      if (attempt > 0) BackOffBeforeRetry(attempt);
       WARD_ASSIGN_OR_RETURN(Document doc, store_.Get(tenant, Traits::kKind, id));
       WARD_ASSIGN_OR_RETURN(R r, Traits::FromJson(doc.body));
       WARD_RETURN_IF_ERROR(change(r));
