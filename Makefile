@@ -5,7 +5,7 @@ LISTEN ?= 127.0.0.1:8443
 JOBS ?= 2
 PYTHON ?= /usr/bin/python3
 
-.PHONY: deps configure build web run test unit e2e fuzz bench clean
+.PHONY: deps configure build web run test unit e2e fuzz bench deb clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -19,6 +19,10 @@ build: configure
 # The portal (web/): type-checked and bundled by Vite into web/dist, which `ward server` serves at /.
 web: deps
 	@cd web && npm run --silent build -- --logLevel warn
+
+# Debian packages ward and ward-sensor (systemd units, /etc/ward, /var/lib/ward) into build/deb.
+deb: build web
+	@bash scripts/build-deb.sh $(BUILD_DIR)
 
 run: build web
 	@bash scripts/run.sh $(BUILD_DIR) $(DATA_DIR) $(LISTEN)

@@ -67,12 +67,16 @@ std::string BuildOnboardingScript(const std::string& onboarding_info_json) {
          "CONF_DIR=/etc/ward\n"
          "STATE_DIR=/var/lib/ward-sensor\n"
          "mkdir -p \"$CONF_DIR\" \"$STATE_DIR\"\n"
-         "chmod 700 \"$CONF_DIR\" \"$STATE_DIR\"\n"
+         // /etc/ward also holds the server's configuration when both packages share a host, so only
+         // the sensor's own files are closed to others.
+         "chmod 700 \"$STATE_DIR\"\n"
          "cp \"$0\" \"$CONF_DIR/onboarding.sh\"\n"
          "chmod 600 \"$CONF_DIR/onboarding.sh\"\n"
          "SENSOR=$(command -v ward-sensor || echo /usr/local/bin/ward-sensor)\n"
          "if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then\n"
-         "  cat > /etc/systemd/system/ward-sensor.service <<UNIT\n"
+         // The ward-sensor package ships this unit (reading the same two paths); only a sensor
+         // installed by hand needs one written.
+         "  [ -f /lib/systemd/system/ward-sensor.service ] || cat > /etc/systemd/system/ward-sensor.service <<UNIT\n"
          "[Unit]\nDescription=Ward EDR sensor\nAfter=network-online.target\n\n"
          "[Service]\nExecStart=$SENSOR --onboarding $CONF_DIR/onboarding.sh --state-dir $STATE_DIR\n"
          "Restart=always\nRestartSec=5\n\n[Install]\nWantedBy=multi-user.target\nUNIT\n"

@@ -46,12 +46,15 @@ api::RateLimiterConfig MdeDefaultRateLimits() {
   return c;
 }
 
-Result<Config> LoadConfig(const std::string& data_dir) {
+Result<Config> LoadConfig(const std::string& data_dir, const std::string& config_path) {
   Config cfg;
   cfg.rate_limits = MdeDefaultRateLimits();
-  std::string path = data_dir + "/config.json";
+  const std::string path = config_path.empty() ? data_dir + "/config.json" : config_path;
   std::ifstream in(path);
-  if (!in) return cfg;  // no file: defaults
+  if (!in) {
+    if (!config_path.empty()) return Err(NotFound("cannot read the configuration file " + config_path));
+    return cfg;  // no file in the data directory: defaults
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   auto doc = json::Value::Parse(ss.str());

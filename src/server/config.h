@@ -44,7 +44,8 @@ struct Config {
 // MDE's per-endpoint exceptions to the 100/min + 1,500/h default (reference/mde-api.md §6).
 api::RateLimiterConfig MdeDefaultRateLimits();
 
-Result<Config> LoadConfig(const std::string& data_dir);
+// Reads `config_path`, or <data-dir>/config.json when it is empty; a missing file means defaults.
+Result<Config> LoadConfig(const std::string& data_dir, const std::string& config_path = "");
 Status WriteDefaultConfig(const std::string& data_dir, const std::string& public_url);
 
 }  // namespace ward::server

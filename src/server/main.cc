@@ -532,6 +532,7 @@ int main(int argc, char** argv) {
   ward::server::ServeOptions serve;
   auto* srv = app.add_subcommand("server", "Serve the API");
   srv->add_option("--data-dir", serve.data_dir, "Data directory")->required();
+  srv->add_option("--config", serve.config_path, "Configuration file (default <data-dir>/config.json)");
   srv->add_option("--listen", serve.listen, "host:port (IPv6 as [::1]:port)");
   srv->add_option("--tls-cert", serve.tls_cert, "PEM certificate chain");
   srv->add_option("--tls-key", serve.tls_key, "PEM private key");

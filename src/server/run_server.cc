@@ -109,7 +109,7 @@ Status Serve(const ServeOptions& o) {
   if (!fs::exists(o.data_dir + "/state.db")) {
     return FailedPrecondition("no Ward data in " + o.data_dir + "; run `ward init --data-dir " + o.data_dir + "` first");
   }
-  WARD_ASSIGN_OR_RETURN(Config cfg, LoadConfig(o.data_dir));
+  WARD_ASSIGN_OR_RETURN(Config cfg, LoadConfig(o.data_dir, o.config_path));
   log::SetLevel(cfg.log_level == "debug" ? log::Level::kDebug
                 : cfg.log_level == "warn" ? log::Level::kWarn
                 : cfg.log_level == "error" ? log::Level::kError

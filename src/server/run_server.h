@@ -8,6 +8,7 @@ namespace ward::server {
 
 struct ServeOptions {
   std::string data_dir;
+  std::string config_path;  // "" = <data-dir>/config.json (packages keep it in /etc/ward)
   std::string listen = "127.0.0.1:8443";  // host:port; IPv6 as [::1]:port
   std::string tls_cert;                   // PEM files; both or neither
   std::string tls_key;

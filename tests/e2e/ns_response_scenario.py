@@ -15,6 +15,8 @@ import uuid
 
 import requests
 
+from sensor_helpers import wait_for
+
 WARD = os.environ["WARD_BIN"]
 SENSOR = os.path.join(os.path.dirname(WARD), "ward-sensor")
 SERVER_IP, OTHER_IP, DEVICE_IP = "10.231.0.2", "10.231.0.3", "10.231.0.1"
@@ -32,14 +34,6 @@ def spawn(args, **kw):
     return p
 
 
-def wait_for(fn, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    return fn()
 
 
 def reachable(ip, port, timeout=1.0):

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from conftest import WARD, Ward, run_ward
-from sensor_helpers import simulate_through_kill_9
+from sensor_helpers import simulate_through_kill_9, wait_for
 
 SENSOR = os.path.join(os.path.dirname(WARD), "ward-sensor")
 
@@ -31,13 +31,6 @@ def timeline(ward, token, device, **params):
     return r.json()["value"]
 
 
-def wait_for(fn, timeout=20):
-    deadline = time.time() + timeout
-    while True:
-        value = fn()
-        if value or time.time() > deadline:
-            return value
-        time.sleep(0.3)
 
 
 def device_id_of(state_dir):
@@ -92,7 +85,7 @@ def test_real_collectors_report_process_file_and_network_events(ward, admin_toke
     conn, _ = listener.accept()
     port = listener.getsockname()[1]
     try:
-        proc_rows = wait_for(lambda: timeline(ward, admin_token, device, table="DeviceProcessEvents", search=marker))
+        proc_rows = wait_for(lambda: timeline(ward, admin_token, device, table="DeviceProcessEvents", search=marker), 20)
         assert proc_rows, sensor["log"].read_text()[-3000:]
         row = proc_rows[0]
         assert row["ActionType"] == "ProcessCreated" and marker in row["ProcessCommandLine"]
@@ -103,7 +96,7 @@ def test_real_collectors_report_process_file_and_network_events(ward, admin_toke
             rows = timeline(ward, admin_token, device, table="DeviceFileEvents", search=marker)
             kinds = {r["ActionType"] for r in rows}
             return rows if {"FileCreated", "FileRenamed"} <= kinds else None
-        files = wait_for(file_events)
+        files = wait_for(file_events, 20)
         assert files, sensor["log"].read_text()[-3000:]
         ren = next(r for r in files if r["ActionType"] == "FileRenamed")
         assert ren["FileName"] == f"{marker}-renamed.txt" and ren["PreviousFileName"] == f"{marker}.txt"
@@ -111,7 +104,7 @@ def test_real_collectors_report_process_file_and_network_events(ward, admin_toke
         def connection():
             rows = timeline(ward, admin_token, device, table="DeviceNetworkEvents", **{"$top": 1000})
             return [r for r in rows if r.get("RemotePort") == port or r.get("LocalPort") == port]
-        net = wait_for(connection)
+        net = wait_for(connection, 20)
         assert net, sensor["log"].read_text()[-3000:]
         assert {"ConnectionSuccess", "InboundConnectionAccepted", "ListeningConnectionCreated"} & {r["ActionType"] for r in net}
     finally:
