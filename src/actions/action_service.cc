@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <array>
 #include <filesystem>
 
@@ -314,24 +315,35 @@ int ActionService::Sweep(int64_t now_ms) {
 Result<std::string> LoadOrCreateLinkKey(const std::string& path) {
   std::error_code ec;
   fs::create_directories(fs::path(path).parent_path(), ec);
-  if (int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+  auto read_key = [&]() -> Result<std::string> {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Err(NotFound(path));
     char buf[64];
     ssize_t n = ::read(fd, buf, sizeof(buf));
     ::close(fd);
     if (n >= 32) return std::string(buf, static_cast<size_t>(n));
     return Err(Internal(path + " is too short to be a link key"));
-  }
+  };
+  if (auto key = read_key(); key || key.error().code() != StatusCode::kNotFound) return key;
+  // Several nodes may start at once on a shared directory: the key is written to a file of this
+  // process's own and published with link(2), which fails if another node published first; then
+  // that node's key is the one.
   std::string key = RandomBytes(32);
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const std::string tmp = path + "." + std::to_string(::getpid()) + "." + HexEncode(RandomBytes(4)) + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) {
     if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
     return Err(Internal("cannot write " + tmp));
   }
   ::fsync(fd);
   ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Err(Internal("cannot create " + path));
-  return key;
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (linked == 0) return key;
+  if (link_errno == EEXIST) return read_key();
+  return Err(Internal("cannot create " + path));
 }
 
 std::string DownloadLinks::Sign(const std::string& tenant, const std::string& action_id, int index, int64_t expires_ms) const {

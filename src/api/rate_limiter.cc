@@ -56,6 +56,7 @@ const RateLimit& RateLimiter::LimitFor(std::string_view route) const {
 
 RateLimiter::Decision RateLimiter::Check(std::string_view caller, std::string_view route, Clock::time_point now) {
   if (!config_.enabled) return {};
+  if (shared_) return CheckShared(caller, route, std::chrono::system_clock::now());
   const RateLimit& limit = LimitFor(route);
   const Window minute = MinuteWindow(limit), hour = HourWindow(limit);
   if (!minute.enabled && !hour.enabled) return {};
@@ -115,6 +116,37 @@ RateLimiter::Decision RateLimiter::Check(std::string_view caller, std::string_vi
   // Same slack when rounding, so 12.0000000001 s is reported as 12.
   const auto seconds = static_cast<int64_t>(std::ceil(wait - 1e-9));
   return Decision{false, std::max<int64_t>(1, seconds)};
+}
+
+RateLimiter::Decision RateLimiter::CheckShared(std::string_view caller, std::string_view route,
+                                               std::chrono::system_clock::time_point now) {
+  if (!config_.enabled) return {};
+  const RateLimit& limit = LimitFor(route);
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  constexpr int64_t kMinuteMs = 60'000, kHourMs = 3'600'000;
+  const int64_t minute_end = (now_ms / kMinuteMs + 1) * kMinuteMs, hour_end = (now_ms / kHourMs + 1) * kHourMs;
+  std::string base = "ratelimit\n";
+  base.append(route).push_back('\n');
+  base.append(caller).push_back('\n');
+  std::vector<std::string> keys;
+  std::vector<std::pair<int64_t, int64_t>> windows;  // (limit, window end) per key
+  if (limit.per_minute > 0) {
+    keys.push_back(base + "m" + std::to_string(minute_end));
+    windows.emplace_back(limit.per_minute, minute_end);
+  }
+  if (limit.per_hour > 0) {
+    keys.push_back(base + "h" + std::to_string(hour_end));
+    windows.emplace_back(limit.per_hour, hour_end);
+  }
+  if (keys.empty()) return {};
+  auto counts = shared_(keys, hour_end);
+  if (!counts || counts->size() != keys.size()) return {};
+  int64_t wait_ms = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if ((*counts)[i] > windows[i].first) wait_ms = std::max(wait_ms, windows[i].second - now_ms);
+  }
+  if (wait_ms == 0) return {};
+  return Decision{false, std::max<int64_t>(1, (wait_ms + 999) / 1000)};
 }
 
 }  // namespace ward::api

@@ -4,12 +4,16 @@
 // from each. Thread-safe (sharded mutexes); memory is bounded by evicting idle keys.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
 
 namespace ward::api {
 
@@ -36,6 +40,17 @@ class RateLimiter {
   // caller: stable identity such as "<tenant>/app/<clientId>" or "<tenant>/user/<oid>".
   Decision Check(std::string_view caller, std::string_view route, Clock::time_point now = Clock::now());
 
+  // Counters every node sees (the shared state store's AddToCounters): adds one to each key, returns
+  // the new values in order; keys may be dropped after `expires_ms`.
+  using SharedCounters =
+      std::function<Result<std::vector<int64_t>>(const std::vector<std::string>& keys, int64_t expires_ms)>;
+  // With shared counters a caller's limits hold for the whole installation, not per node: each
+  // call counts in fixed wall-clock windows (the current minute and hour) kept in the shared store,
+  // instead of this node's token buckets. If the store cannot be reached the call is allowed (an
+  // outage of the limiter must not become an outage of the API).
+  void ShareCountsThrough(SharedCounters counters) { shared_ = std::move(counters); }
+  Decision CheckShared(std::string_view caller, std::string_view route, std::chrono::system_clock::time_point now);
+
  private:
   struct Bucket {
     double minute_tokens;
@@ -52,6 +67,7 @@ class RateLimiter {
 
   RateLimiterConfig config_;
   Shard shards_[kShards];
+  SharedCounters shared_;
 };
 
 }  // namespace ward::api

@@ -276,6 +276,7 @@ size_t CustomDetections::RunDue() {
       if (!schedule) continue;  // the API refuses such rules; a hand-edited store is not ours to fix
       std::optional<int64_t> next = NextRunMs(rule, *schedule);
       if (!next || *next > Now()) continue;
+      if (!ClaimRun(rule, *schedule)) continue;
       if (options_.before_run) options_.before_run();
       auto done = Run(rule, Now());
       if (!done && done.error().code() != StatusCode::kNotFound) {
@@ -285,6 +286,21 @@ size_t CustomDetections::RunDue() {
     }
   }
   return ran;
+}
+
+// Nodes sharing the state store all schedule every rule; the one whose versioned update marks the
+// run as started runs it, the others see the version moved (or the rule no longer due) and skip.
+bool CustomDetections::ClaimRun(const state::CustomDetectionRule& rule, const Schedule& schedule) {
+  auto doc = store_.Get(rule.tenant_id, state::Kind::kCustomDetectionRule, rule.id);
+  if (!doc) return false;
+  auto fresh = state::CustomDetectionRuleFromJson(doc->body);
+  if (!fresh) return false;
+  std::optional<int64_t> next = NextRunMs(*fresh, schedule);
+  if (!next || *next > Now()) return false;  // another node ran it since the list was read
+  fresh->last_run_ms = Now();
+  fresh->last_run_query_ms = fresh->query_modified_ms;
+  doc->body = state::ToJson(*fresh);
+  return store_.Update(rule.tenant_id, state::Kind::kCustomDetectionRule, *doc, doc->version).ok();
 }
 
 Result<state::CustomDetectionRule> CustomDetections::RunNow(const std::string& tenant, const std::string& id) {

@@ -120,6 +120,7 @@ class CustomDetections {
     std::unordered_map<std::string, std::unordered_map<std::string, int64_t>> by_detector;
   };
   Result<state::CustomDetectionRule> Run(const state::CustomDetectionRule& rule, int64_t now_ms);
+  bool ClaimRun(const state::CustomDetectionRule& rule, const Schedule& schedule);
   Status LoadSeen(const std::string& tenant, Seen& seen);
   void Loop();
   int64_t Now() const;

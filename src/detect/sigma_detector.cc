@@ -1,5 +1,8 @@
 #include "detect/sigma_detector.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include "common/crypto.h"
 #include "common/time.h"
 #include "detect/builtin_rules.h"
@@ -132,6 +135,26 @@ Status SigmaDetector::PutApiRule(ApiSigmaRule rule) {
     current_ = std::move(snap);
   }
   api_rules_ = std::move(next);
+  return Status::Ok();
+}
+
+Status SigmaDetector::ReplaceApiRules(std::vector<ApiSigmaRule> rules) {
+  std::lock_guard change(change_mu_);
+  auto key = [](const ApiSigmaRule& r) { return std::tie(r.tenant_id, r.id, r.yaml); };
+  auto by_key = [&](const ApiSigmaRule& a, const ApiSigmaRule& b) { return key(a) < key(b); };
+  std::sort(rules.begin(), rules.end(), by_key);
+  std::vector<ApiSigmaRule> active = api_rules_;
+  std::sort(active.begin(), active.end(), by_key);
+  if (std::equal(rules.begin(), rules.end(), active.begin(), active.end(),
+                 [&](const ApiSigmaRule& a, const ApiSigmaRule& b) { return key(a) == key(b); })) {
+    return Status::Ok();
+  }
+  WARD_ASSIGN_OR_RETURN(auto snap, Build(rules, nullptr));
+  {
+    std::lock_guard lock(mu_);
+    current_ = std::move(snap);
+  }
+  api_rules_ = std::move(rules);
   return Status::Ok();
 }
 

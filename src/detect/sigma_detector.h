@@ -58,6 +58,9 @@ class SigmaDetector final : public Detector {
   Status PutApiRule(ApiSigmaRule rule);
   // NotFound when the tenant has no API rule with that id.
   Status RemoveApiRule(std::string_view tenant_id, std::string_view id);
+  // Makes the API rules exactly `rules` (every tenant's), recompiling only when they differ from the
+  // active ones: how a node picks up rules another node added to the shared state store.
+  Status ReplaceApiRules(std::vector<ApiSigmaRule> rules);
 
   // The id Ward gives a rule: its Sigma id, or the SHA-1 of its title when it has none.
   static std::string RuleId(const SigmaRuleInfo& rule);

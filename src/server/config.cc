@@ -1,9 +1,12 @@
 #include "server/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
+#include <vector>
 
 #include "json/json.h"
 
@@ -60,7 +63,24 @@ Result<Config> LoadConfig(const std::string& data_dir, const std::string& config
   auto doc = json::Value::Parse(ss.str());
   if (!doc) return Err(InvalidArgument("config.json: " + doc.error().message()));
   if (!doc->is_object()) return Err(InvalidArgument("config.json must hold an object"));
-  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits", "retentionDays", "hunting", "actions", "streaming", "siem"}, "the top level"));
+  WARD_RETURN_IF_ERROR(CheckKeys(*doc, {"publicUrl", "logLevel", "rateLimits", "limits", "retentionDays", "hunting", "actions", "streaming", "siem", "state", "log", "events", "sharedDir"}, "the top level"));
+  for (auto [key, schemes, out] : {std::tuple{"state", std::vector<std::string>{"postgres://", "postgresql://"}, &cfg.state_url},
+                                   std::tuple{"log", std::vector<std::string>{"kafka://"}, &cfg.log_url},
+                                   std::tuple{"events", std::vector<std::string>{"clickhouse://"}, &cfg.events_url}}) {
+    const json::Value* v = doc->Find(key);
+    if (!v) continue;
+    bool known = v->is_string() && std::any_of(schemes.begin(), schemes.end(), [&](const std::string& s) {
+      return v->as_string().rfind(s, 0) == 0 && v->as_string().size() > s.size();
+    });
+    if (!known) return Err(InvalidArgument(std::string("config.json: ") + key + " must be a URL starting with " + schemes[0]));
+    *out = v->as_string();
+  }
+  if (const json::Value* d = doc->Find("sharedDir")) {
+    if (!d->is_string() || d->as_string().empty() || d->as_string()[0] != '/') {
+      return Err(InvalidArgument("config.json: sharedDir must be an absolute path"));
+    }
+    cfg.shared_dir = d->as_string();
+  }
   if (const json::Value* st = doc->Find("streaming")) {
     if (!st->is_object()) return Err(InvalidArgument("config.json: streaming must be an object"));
     WARD_RETURN_IF_ERROR(CheckKeys(*st, {"replayHours"}, "streaming"));

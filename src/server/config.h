@@ -15,7 +15,13 @@
 //               "runningTimeoutSeconds": 86400,      // an action whose device stopped reporting: TimeOut
 //               "longPolls": 4},                     // sensors waiting at once (each holds an HTTP thread)
 //   "streaming": {"replayHours": 6},                 // the event log keeps at least this long to replay from
-//   "siem": {"listen": "127.0.0.1:8444"}             // a separate listener for the SIEM API (GET /api/alerts)
+//   "siem": {"listen": "127.0.0.1:8444"},            // a separate listener for the SIEM API (GET /api/alerts)
+//   // Scale-out backends (docs/deployment.md); absent = the embedded defaults in the data directory.
+//   "state": "postgres://ward@db.example.com:5432/ward",        // state store (default: <data-dir>/state.db)
+//   "log": "kafka://k1.example.com:9092,k2.example.com:9092/ward-events",  // event log (default: <data-dir>/events/log)
+//   "events": "clickhouse://ch.example.com:8123/ward",          // event store (default: <data-dir>/events/store)
+//   "sharedDir": "/mnt/ward-shared"  // files every node must see: action uploads, the live-response library,
+//                                    // the download-link key (default: the data directory)
 // }
 #include <string>
 
@@ -39,6 +45,12 @@ struct Config {
   int action_long_polls = 0;  // 0 = a quarter of the HTTP threads
   int stream_replay_hours = 6;  // the event log's minimum retention (also the dedup window of retried batches)
   std::string siem_listen;    // host:port of the separate SIEM listener; "" = none (/siem/api/alerts only)
+  // Backends by URL; "" = embedded. Checked for their scheme here, opened by server/backends.h.
+  std::string state_url;   // postgres:// or postgresql://
+  std::string log_url;     // kafka://
+  std::string events_url;  // clickhouse://
+  std::string shared_dir;  // "" = the data directory
+  bool distributed() const { return !state_url.empty(); }
 };
 
 // MDE's per-endpoint exceptions to the 100/min + 1,500/h default (reference/mde-api.md §6).

@@ -27,10 +27,12 @@
 #include "rbac/permissions.h"
 #include "server/bootstrap.h"
 #include "server/config.h"
+#include "server/backends.h"
+#include "server/config.h"
 #include "server/event_snapshot.h"
+#include "server/migrate.h"
 #include "server/hunt_command.h"
 #include "server/run_server.h"
-#include "state/sqlite_state_store.h"
 
 namespace {
 
@@ -41,11 +43,10 @@ int Fail(const Status& st) {
   return st.code() == StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-Result<std::unique_ptr<state::SqliteStateStore>> OpenStore(const std::string& dir) {
-  if (!std::filesystem::exists(dir + "/state.db")) {
-    return Err(FailedPrecondition("no Ward data in " + dir + "; run `ward init --data-dir " + dir + "` first"));
-  }
-  return state::SqliteStateStore::Open(dir + "/state.db");
+// The state store the configuration names (<data-dir>/state.db by default).
+Result<std::unique_ptr<state::StateStore>> OpenStore(const std::string& dir, const std::string& config_path) {
+  WARD_ASSIGN_OR_RETURN(server::Config cfg, server::LoadConfig(dir, config_path));
+  return server::OpenStateStore(dir, cfg, /*create=*/false);
 }
 
 std::vector<std::string> SplitCsv(const std::string& s) {
@@ -62,15 +63,23 @@ std::vector<std::string> SplitCsv(const std::string& s) {
 
 void PrintJson(const json::Value& v) { std::printf("%s\n", v.Serialize().c_str()); }
 
-int Init(const std::string& dir, const std::string& tenant_name, const std::string& public_url, bool as_json) {
+// A new installation: in the data directory, or in the shared state store `config_path` names (the
+// first node of several; the others only need the same configuration).
+int Init(const std::string& dir, const std::string& config_path, const std::string& tenant_name,
+         const std::string& public_url, bool as_json) {
   namespace fs = std::filesystem;
-  if (fs::exists(dir + "/state.db")) return Fail(AlreadyExists(dir + " is already initialised"));
+  auto cfg = server::LoadConfig(dir, config_path);
+  if (!cfg) return Fail(cfg.error());
+  if (!cfg->distributed() && fs::exists(dir + "/state.db")) return Fail(AlreadyExists(dir + " is already initialised"));
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Fail(Internal("cannot create " + dir + ": " + ec.message()));
   fs::permissions(dir, fs::perms::owner_all, ec);
-  auto store = state::SqliteStateStore::Open(dir + "/state.db");
+  auto store = server::OpenStateStore(dir, *cfg, /*create=*/true);
   if (!store) return Fail(store.error());
+  if (auto held = server::HoldsInstallation(**store); !held || *held) {
+    return Fail(held ? AlreadyExists(cfg->state_url + " already holds a Ward installation") : held.error());
+  }
   identity::KeyManager keys(**store);
   if (Status st = keys.Initialize(); !st.ok()) return Fail(st);
   auto tenant = server::CreateTenant(**store, tenant_name);
@@ -85,7 +94,9 @@ int Init(const std::string& dir, const std::string& tenant_name, const std::stri
   if (Status st = groups.Update(*g); !st.ok()) return Fail(st);
   auto app = server::CreateApp(**store, tenant->tenant_id, "Ward API client", {"*"}, {"*"});
   if (!app) return Fail(app.error());
-  if (Status st = server::WriteDefaultConfig(dir, public_url); !st.ok()) return Fail(st);
+  if (config_path.empty()) {
+    if (Status st = server::WriteDefaultConfig(dir, public_url); !st.ok()) return Fail(st);
+  }
   std::string api_url = public_url.empty() ? "http://127.0.0.1:8443" : public_url;
   json::Value out = json::Value::Object();
   out.Set("tenantId", tenant->tenant_id);
@@ -108,6 +119,7 @@ int Init(const std::string& dir, const std::string& tenant_name, const std::stri
 // `ward admin ...`: each subcommand opens the store, resolves the tenant, acts, prints JSON.
 struct AdminArgs {
   std::string data_dir;
+  std::string config_path;
   std::string tenant;
   std::string name, upn, password, display_name, permissions, delegated, role, user_group, user, group, kid, app, cert;
   std::string id, server_url, out;
@@ -482,10 +494,52 @@ int RunAdminCommand(state::StateStore& store, const std::string& what, const std
   return Fail(InvalidArgument("unknown admin command"));
 }
 
+// `ward admin migrate`: the data directory's embedded state and events into the backends `to_config`
+// names (src/server/migrate.h). Safe to run again after an interruption.
+int RunMigrate(const AdminArgs& a, const std::string& to_config) {
+  auto from_cfg = server::LoadConfig(a.data_dir, a.config_path);
+  if (!from_cfg) return Fail(from_cfg.error());
+  if (from_cfg->distributed()) return Fail(InvalidArgument("--data-dir must hold an embedded installation to migrate from"));
+  auto to_cfg = server::LoadConfig(a.data_dir, to_config);
+  if (!to_cfg) return Fail(to_cfg.error());
+  if (!to_cfg->distributed()) return Fail(InvalidArgument(to_config + " names no shared state store (state: postgres://...)"));
+  auto source = OpenStore(a.data_dir, a.config_path);
+  if (!source) return Fail(source.error());
+  auto target = server::OpenStateStore(a.data_dir, *to_cfg, /*create=*/true);
+  if (!target) return Fail(target.error());
+  auto state_stats = server::CopyState(**source, **target);
+  if (!state_stats) return Fail(state_stats.error());
+  json::Value out = json::Value::Object();
+  json::Value st = json::Value::Object();
+  st.Set("tenants", state_stats->tenants);
+  st.Set("documents", state_stats->documents);
+  st.Set("sequences", state_stats->sequences);
+  st.Set("signingKeys", state_stats->signing_keys);
+  st.Set("auditEntries", state_stats->audit_entries);
+  out.Set("state", std::move(st));
+  if (!to_cfg->events_url.empty()) {
+    auto snapshot = server::OpenEventSnapshot(a.data_dir);
+    if (!snapshot) return Fail(snapshot.error());
+    auto events_target = server::OpenEventStore(a.data_dir, *to_cfg);
+    if (!events_target) return Fail(events_target.error());
+    std::vector<std::string> tenants;
+    for (const auto& t : (*source)->ListTenants().value_or(std::vector<state::Tenant>{})) tenants.push_back(t.id);
+    auto ev = server::CopyEvents(**snapshot, **events_target, events::SchemaRegistry::Hunting(), tenants);
+    if (!ev) return Fail(ev.error());
+    json::Value e = json::Value::Object();
+    e.Set("tablesCopied", ev->tables_copied);
+    e.Set("tablesSkipped", ev->tables_skipped);
+    e.Set("rows", ev->rows);
+    out.Set("events", std::move(e));
+  }
+  PrintJson(out);
+  return 0;
+}
+
 // Every change made with `ward admin` lands in the audit log like an API change, with the operating
 // system user as the actor: the CLI is the recovery path, so it must not be an unaudited one.
 int RunAdmin(const std::string& what, const std::string& verb, AdminArgs& a) {
-  auto store_r = OpenStore(a.data_dir);
+  auto store_r = OpenStore(a.data_dir, a.config_path);
   if (!store_r) return Fail(store_r.error());
   state::StateStore& store = **store_r;
   int rc = RunAdminCommand(store, what, verb, a);
@@ -521,10 +575,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ward ") + ward::kVersion);
 
-  std::string data_dir, tenant_name = "Ward demo tenant", public_url;
+  std::string data_dir, init_config, tenant_name = "Ward demo tenant", public_url;
   bool as_json = false;
   auto* init = app.add_subcommand("init", "Create a data directory with a tenant, an administrator and an app");
   init->add_option("--data-dir", data_dir, "Data directory")->required();
+  init->add_option("--config", init_config,
+                   "Configuration file naming shared backends (state: postgres://...); default: a new <data-dir>/config.json");
   init->add_option("--tenant-name", tenant_name, "Tenant display name");
   init->add_option("--public-url", public_url, "URL clients use to reach the server");
   init->add_flag("--json", as_json, "Print the credentials as one JSON object");
@@ -550,6 +606,7 @@ int main(int argc, char** argv) {
   std::string what, verb;
   auto add_common = [&](CLI::App* c) {
     c->add_option("--data-dir", a.data_dir, "Data directory")->required();
+    c->add_option("--config", a.config_path, "Configuration file (default <data-dir>/config.json)");
     c->add_option("--tenant", a.tenant, "Tenant id or name (default: the only tenant)");
   };
   struct Spec {
@@ -612,6 +669,12 @@ int main(int argc, char** argv) {
     verb = "create";
   });
 
+  std::string migrate_to;
+  auto* migrate = admin->add_subcommand("migrate", "Copy this data directory's state and events into the backends a configuration names");
+  add_common(migrate);
+  migrate->add_option("--to", migrate_to, "Configuration file naming the target backends (state: postgres://..., events: clickhouse://...)")
+      ->required();
+
   ward::server::HuntArgs hunt;
   auto* hunt_cmd = app.add_subcommand("hunt", "Run an advanced hunting (KQL) query and print the result");
   hunt_cmd->add_option("query", hunt.query, "The KQL query")->required();
@@ -625,11 +688,12 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (hunt_cmd->parsed()) return ward::server::RunHunt(hunt);
-  if (init->parsed()) return Init(data_dir, tenant_name, public_url, as_json);
+  if (init->parsed()) return Init(data_dir, init_config, tenant_name, public_url, as_json);
   if (srv->parsed()) {
     ward::Status st = ward::server::Serve(serve);
     return st.ok() ? 0 : Fail(st);
   }
+  if (migrate->parsed()) return RunMigrate(a, migrate_to);
   if (admin->parsed()) return RunAdmin(what, verb, a);
   return 2;
 }

@@ -25,8 +25,8 @@
 #include "identity/keys.h"
 #include "identity/token_service.h"
 #include "rbac/authorizer.h"
+#include "server/backends.h"
 #include "server/config.h"
-#include "state/sqlite_state_store.h"
 #include "stream/stream_service.h"
 
 namespace ward::server {
@@ -106,10 +106,15 @@ Result<std::unique_ptr<http::Server>> StartSiemListener(const std::string& liste
 
 Status Serve(const ServeOptions& o) {
   namespace fs = std::filesystem;
-  if (!fs::exists(o.data_dir + "/state.db")) {
-    return FailedPrecondition("no Ward data in " + o.data_dir + "; run `ward init --data-dir " + o.data_dir + "` first");
-  }
   WARD_ASSIGN_OR_RETURN(Config cfg, LoadConfig(o.data_dir, o.config_path));
+  // Opened first: with the embedded store, a data directory without one was never initialised.
+  WARD_ASSIGN_OR_RETURN(auto store, OpenStateStore(o.data_dir, cfg, /*create=*/false));
+  if (cfg.distributed()) {
+    WARD_ASSIGN_OR_RETURN(bool held, HoldsInstallation(*store));
+    if (!held) return FailedPrecondition(cfg.state_url + " holds no Ward installation; run `ward init --config ...` once first");
+    std::error_code ec;
+    fs::create_directories(o.data_dir, ec);  // a node's own files: TLS, cursors of node-local consumers
+  }
   log::SetLevel(cfg.log_level == "debug" ? log::Level::kDebug
                 : cfg.log_level == "warn" ? log::Level::kWarn
                 : cfg.log_level == "error" ? log::Level::kError
@@ -152,7 +157,6 @@ Status Serve(const ServeOptions& o) {
     public_url = std::string(tls ? "https://" : "http://") + shown + ":" + std::to_string(port);
   }
 
-  WARD_ASSIGN_OR_RETURN(auto store, state::SqliteStateStore::Open(o.data_dir + "/state.db"));
   identity::KeyManager keys(*store);
   WARD_RETURN_IF_ERROR(keys.Initialize());
   identity::TokenService tokens(*store, keys, identity::IdentityConfig{public_url});
@@ -160,6 +164,12 @@ Status Serve(const ServeOptions& o) {
   api::RateLimiterConfig limits = cfg.rate_limits;
   if (o.disable_rate_limits) limits.enabled = false;
   api::RateLimiter limiter(limits);
+  if (cfg.distributed()) {
+    // Limits hold per installation, not per node: every node counts in the shared store.
+    limiter.ShareCountsThrough([&store](const std::vector<std::string>& keys, int64_t expires_ms) {
+      return store->AddToCounters(keys, expires_ms);
+    });
+  }
   metrics::Registry registry;
 
   // Telemetry: durable log → (columnar store, machine profiles, detection).
@@ -222,18 +232,22 @@ Status Serve(const ServeOptions& o) {
   WARD_RETURN_IF_ERROR(ingest_service.RebuildDedupIndex());
 
   actions::ActionOptions action_options;
-  action_options.files_dir = o.data_dir + "/actions";
+  const std::string shared_dir = SharedDir(o.data_dir, cfg);
+  action_options.files_dir = shared_dir + "/actions";
   action_options.pending_timeout = std::chrono::seconds(cfg.action_pending_timeout_s);
   action_options.running_timeout = std::chrono::seconds(cfg.action_running_timeout_s);
+  // Sensors long-poll whichever node they reach; actions created through another node reach them
+  // within this interval.
+  if (cfg.distributed()) action_options.refresh = std::chrono::seconds(1);
   action_options.max_long_polls = cfg.action_long_polls > 0 ? cfg.action_long_polls : std::max(2, http_opts.threads / 4);
   actions::ActionService action_service(*store, action_options);
   action_service.Start();
-  WARD_ASSIGN_OR_RETURN(std::string link_key, actions::LoadOrCreateLinkKey(o.data_dir + "/actions/links.key"));
+  WARD_ASSIGN_OR_RETURN(std::string link_key, actions::LoadOrCreateLinkKey(shared_dir + "/actions/links.key"));
 
   api::Services services{*store, keys, tokens, authz, limiter, registry};
   services.actions = &action_service;
   services.download_links = std::make_shared<actions::DownloadLinks>(link_key);
-  services.library_dir = o.data_dir + "/library";
+  services.library_dir = shared_dir + "/library";
   services.streaming = &streaming;
   services.ingest = &ingest_service;
   services.event_store = event_store.get();
@@ -325,6 +339,36 @@ Status Serve(const ServeOptions& o) {
     }
   });
 
+  // Nodes sharing a state store: Sigma rules added through another node's API are picked up here
+  // (the IoC matcher, RBAC, keys and machine caches follow the store's ChangeCounter themselves).
+  std::thread shared_state_sync;
+  if (cfg.distributed()) {
+    shared_state_sync = std::thread([&] {
+      int64_t seen = -1;
+      std::unique_lock lock(stop_mu);
+      while (!stop_cv.wait_for(lock, std::chrono::seconds(2), [&] { return stopping; })) {
+        int64_t counter = store->ChangeCounter();
+        if (counter == seen || !sigma_rules) continue;
+        std::vector<detect::ApiSigmaRule> rules;
+        auto tenants = store->ListTenants();
+        bool complete = tenants.has_value();
+        for (const state::Tenant& t : tenants.value_or(std::vector<state::Tenant>{})) {
+          auto stored = state::Repo<state::DetectionRule>(*store).List(t.id);
+          if (!stored) complete = false;
+          for (state::DetectionRule& r : stored.value_or(std::vector<state::DetectionRule>{})) {
+            rules.push_back({r.tenant_id, r.id, std::move(r.yaml)});
+          }
+        }
+        if (!complete) continue;  // try again next round rather than drop rules on a read error
+        if (Status st = sigma_rules->ReplaceApiRules(std::move(rules)); !st.ok()) {
+          log::Warn("reloading Sigma rules from the shared store failed", {{"error", st.message()}});
+          continue;
+        }
+        seen = counter;
+      }
+    });
+  }
+
   int sig = 0;
   sigwait(&signals, &sig);
   log::Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
@@ -334,6 +378,7 @@ Status Serve(const ServeOptions& o) {
   }
   stop_cv.notify_all();
   sweeper.join();
+  if (shared_state_sync.joinable()) shared_state_sync.join();
   // Running hunts answer "cancelled" instead of holding the stop up for up to their timeout.
   if (size_t n = services.running_queries->CancelAll(); n > 0) log::Info("hunting queries cancelled", {{"count", std::to_string(n)}});
   if (siem_server) siem_server->Stop();

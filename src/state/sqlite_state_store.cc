@@ -96,6 +96,15 @@ CREATE INDEX documents_expiry ON documents(expires_ms) WHERE expires_ms IS NOT N
        R"sql(
 CREATE INDEX documents_updated ON documents(tenant_id, kind, updated_ms);
 )sql"},
+      {4, "shared counters (rate-limit windows)",
+       R"sql(
+CREATE TABLE counters (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX counters_expiry ON counters(expires_ms);
+)sql"},
   };
   return kMigrations;
 }
@@ -376,7 +385,26 @@ Result<int64_t> SqliteStateStore::DeleteExpired(int64_t now_ms) {
     cache_.clear();
     ++local_writes_;
   }
+  WARD_ASSIGN_OR_RETURN(Statement counters, db_->Prepare("DELETE FROM counters WHERE expires_ms < ?"));
+  WARD_RETURN_IF_ERROR(counters.Bind(1, now_ms).Run());
   return n;
+}
+
+Result<std::vector<int64_t>> SqliteStateStore::AddToCounters(const std::vector<std::string>& keys, int64_t expires_ms) {
+  std::lock_guard lock(mu_);
+  std::vector<int64_t> out;
+  out.reserve(keys.size());
+  for (const std::string& key : keys) {
+    WARD_ASSIGN_OR_RETURN(Statement st,
+                          db_->Prepare("INSERT INTO counters(key, value, expires_ms) VALUES (?, 1, ?) ON CONFLICT(key) "
+                                       "DO UPDATE SET value = value + 1, expires_ms = max(expires_ms, excluded.expires_ms) "
+                                       "RETURNING value"));
+    st.Bind(1, std::string_view(key)).Bind(2, expires_ms);
+    if (!st.Step()) return Err(st.status().ok() ? Internal("counter did not return a value") : st.status());
+    out.push_back(st.ColumnInt(0));
+    st.Run();
+  }
+  return out;
 }
 
 Result<int64_t> SqliteStateStore::NextSequence(std::string_view tenant, std::string_view name) {
@@ -389,6 +417,25 @@ Result<int64_t> SqliteStateStore::NextSequence(std::string_view tenant, std::str
   int64_t v = st.ColumnInt(0);
   st.Run();
   return v;
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> SqliteStateStore::ListSequences(std::string_view tenant) {
+  std::lock_guard lock(mu_);
+  WARD_ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT name, value FROM sequences WHERE tenant_id = ? ORDER BY name"));
+  st.Bind(1, tenant);
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (st.Step()) out.emplace_back(st.ColumnText(0), st.ColumnInt(1));
+  WARD_RETURN_IF_ERROR(st.status());
+  return out;
+}
+
+Status SqliteStateStore::RaiseSequence(std::string_view tenant, std::string_view name, int64_t value) {
+  std::lock_guard lock(mu_);
+  WARD_ASSIGN_OR_RETURN(Statement st,
+                        db_->Prepare("INSERT INTO sequences(tenant_id, name, value) VALUES (?, ?, ?) "
+                                     "ON CONFLICT(tenant_id, name) DO UPDATE SET value = max(value, excluded.value)"));
+  st.Bind(1, tenant).Bind(2, name).Bind(3, value);
+  return st.Run();
 }
 
 Result<int64_t> SqliteStateStore::AppendAudit(const AuditEntry& e) {

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "common/temp_dir.h"
 #include "common/time.h"
@@ -137,6 +139,28 @@ TEST(DownloadLinksTest, TamperedOrExpiredLinksAreRefused) {
   EXPECT_FALSE(links.Verify("tenant", "action", 0, std::to_string(std::stoll(field("e")) + 3600), field("s"), now).ok());
   EXPECT_FALSE(links.Verify("tenant", "action", 0, field("e"), field("s"), now + 120'000).ok());
   EXPECT_FALSE(DownloadLinks("another-key-0123456789abcdef0123").Verify("tenant", "action", 0, field("e"), field("s"), now).ok());
+}
+
+// Nodes sharing a directory start at the same time: every one must end up with the same key, or a
+// link signed by one would be refused by another.
+TEST(DownloadLinksTest, NodesStartingTogetherShareOneLinkKey) {
+  test::TempDir dir("ward-linkkey");
+  const std::string path = dir.File("shared/actions/links.key");
+  std::vector<std::string> keys(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto k = LoadOrCreateLinkKey(path);
+      keys[i] = k ? *k : "error: " + k.error().message();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const std::string& k : keys) EXPECT_EQ(k, keys[0]);
+  EXPECT_EQ(keys[0].size(), 32u);
+  auto again = LoadOrCreateLinkKey(path);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, keys[0]);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.File("shared/actions")), {}), 1);  // no temp files left
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/temp_dir.h"
+#include "state/sqlite_state_store.h"
+
 namespace ward::api {
 namespace {
 
@@ -173,6 +176,42 @@ TEST(RateLimiter, ConcurrentCallsRespectTheLimit) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(allowed.load(), 100);
+}
+
+// Two nodes (two limiters) counting through one shared store: the limit holds for the pair.
+TEST(RateLimiter, SharedCountersHoldTheLimitAcrossNodes) {
+  test::TempDir dir("ward-ratelimit");
+  auto store = state::SqliteStateStore::Open(dir.File("state.db"));
+  ASSERT_TRUE(store);
+  auto shared = [&](const std::vector<std::string>& keys, int64_t expires_ms) { return (*store)->AddToCounters(keys, expires_ms); };
+  RateLimiter node1(RateLimiterConfig{}), node2(RateLimiterConfig{});
+  node1.ShareCountsThrough(shared);
+  node2.ShareCountsThrough(shared);
+  // 10 s into a minute: 100 calls split over the nodes pass, the 101st fails on either.
+  const auto t0 = std::chrono::system_clock::time_point{} + std::chrono::hours(500000) + 10s;
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE((i % 2 ? node1 : node2).CheckShared(kCaller, kRoute, t0).allowed) << i;
+  auto d = node1.CheckShared(kCaller, kRoute, t0 + 1s);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after_seconds, 49);  // until the minute's end
+  EXPECT_FALSE(node2.CheckShared(kCaller, kRoute, t0 + 2s).allowed);
+  EXPECT_TRUE(node2.CheckShared("tenant1/app/other", kRoute, t0).allowed);  // callers are independent
+  EXPECT_TRUE(node2.CheckShared(kCaller, "/api/alerts", t0).allowed);        // and so are routes
+  EXPECT_TRUE(node1.CheckShared(kCaller, kRoute, t0 + 60s).allowed);         // the next minute
+  // Expired windows are swept with the other short-lived artefacts.
+  ASSERT_TRUE((*store)->DeleteExpired(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          (t0 + std::chrono::hours(2)).time_since_epoch()).count()));
+  EXPECT_TRUE(node1.CheckShared(kCaller, kRoute, t0 + 1s).allowed);
+}
+
+TEST(RateLimiter, SharedCountersUnreachableAllowTheCall) {
+  RateLimiter rl(RateLimiterConfig{});
+  int calls = 0;
+  rl.ShareCountsThrough([&](const std::vector<std::string>&, int64_t) -> Result<std::vector<int64_t>> {
+    ++calls;
+    return Err(Unavailable("database down"));
+  });
+  for (int i = 0; i < 150; ++i) EXPECT_TRUE(rl.Check(kCaller, kRoute).allowed);
+  EXPECT_EQ(calls, 150);
 }
 
 }  // namespace

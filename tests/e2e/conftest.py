@@ -42,11 +42,17 @@ def run_ward(*args, check=True):
 class Ward:
     """One ward server: data dir, credentials from `ward init --json`, base URL, process handle."""
 
-    def __init__(self, data_dir, tls=True, config=None, server_args=()):
+    def __init__(self, data_dir, tls=True, config=None, server_args=(), config_path=None, creds=None):
+        """`config_path`: a configuration file outside the data dir (shared backends), passed to init,
+        admin and server; `creds`: another node's `ward init` output, for a node that joins an
+        installation instead of creating one."""
         self.data_dir = str(data_dir)
         self.tls = tls
-        self.server_args = list(server_args)
-        self.creds = json.loads(run_ward("init", "--data-dir", self.data_dir, "--json").stdout)
+        self.config_path = config_path
+        self.server_args = list(server_args) + (["--config", str(config_path)] if config_path else [])
+        os.makedirs(self.data_dir, exist_ok=True)
+        init = ["init", "--data-dir", self.data_dir, "--json"] + (["--config", str(config_path)] if config_path else [])
+        self.creds = creds or json.loads(run_ward(*init).stdout)
         self.tenant = self.creds["tenantId"]
         if config is not None:
             with open(os.path.join(self.data_dir, "config.json"), "w") as f:
@@ -89,7 +95,8 @@ class Ward:
 
     def admin(self, *args):
         scoped = args[0] not in ("tenants", "keys") and "--tenant" not in args
-        out = run_ward("admin", *args, "--data-dir", self.data_dir, *(["--tenant", self.tenant] if scoped else []))
+        out = run_ward("admin", *args, "--data-dir", self.data_dir, *(["--tenant", self.tenant] if scoped else []),
+                       *(["--config", str(self.config_path)] if self.config_path else []))
         return json.loads(out.stdout) if out.stdout.strip() else None
 
     def get(self, path, token=None, **kw):

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "common/temp_dir.h"
 #include "server/config.h"
 
 namespace ward::server {
@@ -38,6 +41,37 @@ TEST(ConfigTest, MdeDefaultsHaveThePerRouteExceptions) {
   EXPECT_EQ(c.defaults.per_hour, 1500);
   EXPECT_EQ(c.per_route.at("/api/alerts/batchUpdate").per_minute, 10);
   EXPECT_EQ(c.per_route.at("/api/machineactions/{id}/getPackageUri").per_hour, 120);
+}
+
+Result<Config> LoadConfigText(const std::string& text) {
+  test::TempDir dir("ward-config");
+  std::ofstream(dir.path() + "/config.json") << text;
+  return LoadConfig(dir.path());
+}
+
+TEST(ConfigTest, BackendUrlsSelectTheScaleOutBackends) {
+  auto embedded = LoadConfigText("{}");
+  ASSERT_TRUE(embedded);
+  EXPECT_FALSE(embedded->distributed());
+  EXPECT_EQ(embedded->log_url, "");
+  auto cfg = LoadConfigText(R"({"state": "postgres://ward@db:5432/ward", "log": "kafka://k1:9092,k2:9092/ward-events",
+                                "events": "clickhouse://ch:8123/ward", "sharedDir": "/mnt/ward"})");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_TRUE(cfg->distributed());
+  EXPECT_EQ(cfg->state_url, "postgres://ward@db:5432/ward");
+  EXPECT_EQ(cfg->log_url, "kafka://k1:9092,k2:9092/ward-events");
+  EXPECT_EQ(cfg->events_url, "clickhouse://ch:8123/ward");
+  EXPECT_EQ(cfg->shared_dir, "/mnt/ward");
+  EXPECT_TRUE(LoadConfigText(R"({"state": "postgresql://db/ward"})"));
+}
+
+TEST(ConfigTest, BackendUrlsWithAnotherSchemeAreRefused) {
+  for (const char* bad : {R"({"state": "mysql://db/ward"})", R"({"state": "postgres://"})", R"({"log": "file:///tmp"})",
+                          R"({"events": 42})", R"({"events": "http://ch:8123"})", R"({"sharedDir": "relative/dir"})"}) {
+    auto cfg = LoadConfigText(bad);
+    ASSERT_FALSE(cfg) << bad;
+    EXPECT_EQ(cfg.error().code(), StatusCode::kInvalidArgument) << bad;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,38 @@
+#include "server/backends.h"
+
+#include <filesystem>
+
+#include "state/sqlite_state_store.h"
+
+namespace ward::server {
+
+Result<std::unique_ptr<state::StateStore>> OpenStateStore(const std::string& data_dir, const Config& cfg, bool create) {
+  if (cfg.state_url.empty()) {
+    const std::string path = data_dir + "/state.db";
+    if (!create && !std::filesystem::exists(path)) {
+      return Err(FailedPrecondition("no Ward data in " + data_dir + "; run `ward init --data-dir " + data_dir + "` first"));
+    }
+    WARD_ASSIGN_OR_RETURN(auto store, state::SqliteStateStore::Open(path));
+    return std::unique_ptr<state::StateStore>(std::move(store));
+  }
+  return Err(Unimplemented("this build has no PostgreSQL state store"));
+}
+
+Result<std::unique_ptr<events::EventStore>> OpenEventStore(const std::string& data_dir, const Config& cfg) {
+  events::ColumnarStoreOptions o;
+  o.dir = data_dir + "/events/store";
+  o.retention = std::chrono::hours(24 * cfg.retention_days);
+  WARD_ASSIGN_OR_RETURN(auto store, events::ColumnarStore::Open(o, events::SchemaRegistry::Hunting()));
+  return std::unique_ptr<events::EventStore>(std::move(store));
+}
+
+Result<bool> HoldsInstallation(state::StateStore& store) {
+  WARD_ASSIGN_OR_RETURN(auto tenants, store.ListTenants());
+  return !tenants.empty();
+}
+
+std::string SharedDir(const std::string& data_dir, const Config& cfg) {
+  return cfg.shared_dir.empty() ? data_dir : cfg.shared_dir;
+}
+
+}  // namespace ward::server
