@@ -391,6 +391,25 @@ Result<int64_t> SqliteStateStore::NextSequence(std::string_view tenant, std::str
   return v;
 }
 
+Result<std::vector<std::pair<std::string, int64_t>>> SqliteStateStore::ListSequences(std::string_view tenant) {
+  std::lock_guard lock(mu_);
+  WARD_ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT name, value FROM sequences WHERE tenant_id = ? ORDER BY name"));
+  st.Bind(1, tenant);
+  std::vector<std::pair<std::string, int64_t>> out;
+  while (st.Step()) out.emplace_back(st.ColumnText(0), st.ColumnInt(1));
+  WARD_RETURN_IF_ERROR(st.status());
+  return out;
+}
+
+Status SqliteStateStore::RaiseSequence(std::string_view tenant, std::string_view name, int64_t value) {
+  std::lock_guard lock(mu_);
+  WARD_ASSIGN_OR_RETURN(Statement st,
+                        db_->Prepare("INSERT INTO sequences(tenant_id, name, value) VALUES (?, ?, ?) "
+                                     "ON CONFLICT(tenant_id, name) DO UPDATE SET value = max(value, excluded.value)"));
+  st.Bind(1, tenant).Bind(2, name).Bind(3, value);
+  return st.Run();
+}
+
 Result<int64_t> SqliteStateStore::AppendAudit(const AuditEntry& e) {
   std::lock_guard lock(mu_);
   WARD_ASSIGN_OR_RETURN(Statement st,

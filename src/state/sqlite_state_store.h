@@ -44,6 +44,8 @@ class SqliteStateStore final : public StateStore {
   Result<Document> Take(std::string_view tenant, Kind kind, std::string_view id) override;
   Result<int64_t> DeleteExpired(int64_t now_ms) override;
   Result<int64_t> NextSequence(std::string_view tenant, std::string_view name) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> ListSequences(std::string_view tenant) override;
+  Status RaiseSequence(std::string_view tenant, std::string_view name, int64_t value) override;
   Result<int64_t> AppendAudit(const AuditEntry& entry) override;
   Result<std::vector<AuditEntry>> ListAudit(std::string_view tenant, const AuditQuery& query) override;
   Result<std::vector<SigningKey>> ListSigningKeys() override;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -25,6 +26,11 @@ namespace ward::state {
 enum class Kind { kUser, kUserGroup, kRole, kDeviceGroup, kApp, kMachine, kAuthCode, kRefreshToken, kUsedAssertion,
                   kEnrollmentKey, kAlert, kMachineAction, kIndicator, kDetectionRule, kCustomDetectionRule,
                   kLibraryFile, kStreamConfiguration, kSavedQuery };
+inline constexpr Kind kAllKinds[] = {
+    Kind::kUser, Kind::kUserGroup, Kind::kRole, Kind::kDeviceGroup, Kind::kApp, Kind::kMachine, Kind::kAuthCode,
+    Kind::kRefreshToken, Kind::kUsedAssertion, Kind::kEnrollmentKey, Kind::kAlert, Kind::kMachineAction,
+    Kind::kIndicator, Kind::kDetectionRule, Kind::kCustomDetectionRule, Kind::kLibraryFile,
+    Kind::kStreamConfiguration, Kind::kSavedQuery};
 const char* KindName(Kind kind);
 // Sleeps a random, growing interval before optimistic retry `attempt` (0-based), so writers that
 // collided do not collide again in lockstep.
@@ -76,6 +82,10 @@ class StateStore {
   virtual Result<int64_t> DeleteExpired(int64_t now_ms) = 0;
   // Per-tenant counters (e.g. numeric device-group ids), starting at 1.
   virtual Result<int64_t> NextSequence(std::string_view tenant, std::string_view name) = 0;
+  // The counters' current values (name → last value handed out), and raising one so that the next
+  // value is above `value` (never lowering it): for copying a store (`ward admin migrate`).
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> ListSequences(std::string_view tenant) = 0;
+  virtual Status RaiseSequence(std::string_view tenant, std::string_view name, int64_t value) = 0;
 
   // Append-only audit log. Returns the entry id.
   virtual Result<int64_t> AppendAudit(const AuditEntry& entry) = 0;
