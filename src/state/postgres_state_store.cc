@@ -154,6 +154,10 @@ const StatementDef kStatements[] = {
 };
 #undef WARD_DOC_COLUMNS
 
+// What Run does when the connection breaks under a call: run it once more on a fresh connection
+// (reads, and writes that change nothing when repeated) or report Unavailable (the outcome is unknown).
+enum RetryPolicy { kNoRetry, kRetryOnce };
+
 // libpqxx 6 binds nullptr as SQL NULL and every other parameter as text.
 const char* NullOr(const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; }
 std::optional<std::string> IntText(std::optional<int64_t> v) {
@@ -278,10 +282,8 @@ class PostgresStateStore::Impl {
     cv_.notify_one();
   }
 
-  // Runs `fn(connection)` on a pooled connection, mapping exceptions onto Status. `retry_safe`
-  // calls (reads, and writes whose repetition changes nothing) run once more on a fresh connection
-  // when theirs broke.
-  template <class F> auto Run(bool retry_safe, F&& fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
+  // Runs `fn(connection)` on a pooled connection, mapping exceptions onto Status.
+  template <class F> auto Run(RetryPolicy retry, F&& fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
     using R = decltype(fn(std::declval<pqxx::connection&>()));
     for (int attempt = 0;; ++attempt) {
       auto lease = Acquire();
@@ -290,9 +292,9 @@ class PostgresStateStore::Impl {
         return fn(lease->conn());
       } catch (const pqxx::broken_connection& e) {
         lease->Discard();
-        if (retry_safe && attempt == 0) continue;
+        if (retry == kRetryOnce && attempt == 0) continue;
         return R(Err(Unavailable(std::string("postgres: connection lost") +
-                                 (retry_safe ? "" : "; the change may or may not have been applied") + ": " + e.what())));
+                                 (retry == kRetryOnce ? "" : "; the change may or may not have been applied") + ": " + e.what())));
       } catch (const pqxx::in_doubt_error& e) {
         lease->Discard();
         return R(Err(Unavailable(std::string("postgres: commit in doubt: ") + e.what())));
@@ -313,7 +315,7 @@ class PostgresStateStore::Impl {
   }
 
   Status Migrate() {
-    return Run(true, [&](pqxx::connection& c) -> Status {
+    return Run(kRetryOnce, [&](pqxx::connection& c) -> Status {
       pqxx::work tx(c);
       // Held until commit: a second node opening now waits here, then finds the migrations applied.
       tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLockKey) + ")");
@@ -445,14 +447,14 @@ Result<std::unique_ptr<PostgresStateStore>> PostgresStateStore::Open(const std::
 }
 
 int PostgresStateStore::SchemaVersion() {
-  auto v = impl_->Run(true, [](pqxx::connection& c) -> Result<int> {
+  auto v = impl_->Run(kRetryOnce, [](pqxx::connection& c) -> Result<int> {
     return Impl::Exec(c, "schema_version")[0][0].as<int>();
   });
   return v.value_or(0);
 }
 
 Status PostgresStateStore::CreateTenant(const Tenant& tenant) {
-  Status s = impl_->Run(false, [&](pqxx::connection& c) -> Status {
+  Status s = impl_->Run(kNoRetry, [&](pqxx::connection& c) -> Status {
     Impl::Exec(c, "create_tenant", tenant.id, tenant.name, tenant.created_ms);
     return Status::Ok();
   });
@@ -461,7 +463,7 @@ Status PostgresStateStore::CreateTenant(const Tenant& tenant) {
 }
 
 Result<Tenant> PostgresStateStore::GetTenant(std::string_view id) {
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<Tenant> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<Tenant> {
     pqxx::result r = Impl::Exec(c, "get_tenant", std::string(id));
     if (r.empty()) return Err(NotFound("tenant " + std::string(id) + " not found"));
     return Tenant{r[0][0].c_str(), r[0][1].c_str(), r[0][2].as<int64_t>()};
@@ -469,7 +471,7 @@ Result<Tenant> PostgresStateStore::GetTenant(std::string_view id) {
 }
 
 Result<std::vector<Tenant>> PostgresStateStore::ListTenants() {
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<std::vector<Tenant>> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<std::vector<Tenant>> {
     std::vector<Tenant> out;
     for (const auto& row : Impl::Exec(c, "list_tenants")) {
       out.push_back(Tenant{row[0].c_str(), row[1].c_str(), row[2].as<int64_t>()});
@@ -480,7 +482,7 @@ Result<std::vector<Tenant>> PostgresStateStore::ListTenants() {
 
 Status PostgresStateStore::Insert(std::string_view tenant, Kind kind, const Document& doc) {
   const std::optional<std::string> expires = IntText(ExpiryOf(doc));
-  Status s = impl_->Run(false, [&](pqxx::connection& c) -> Status {
+  Status s = impl_->Run(kNoRetry, [&](pqxx::connection& c) -> Status {
     Impl::Exec(c, "insert", std::string(tenant), KindName(kind), doc.id, doc.unique_key, doc.body.Serialize(),
                NullOr(expires));
     return Status::Ok();
@@ -494,9 +496,9 @@ Status PostgresStateStore::Update(std::string_view tenant, Kind kind, const Docu
                                   std::optional<int64_t> expected_version) {
   const std::optional<std::string> expires = IntText(ExpiryOf(doc));
   const std::optional<std::string> expected = IntText(expected_version);
-  // Retrying an update with an expected version is safe: if the first attempt committed, the
-  // second finds another version and reports the conflict, which Mutate resolves by re-reading.
-  Status s = impl_->Run(expected_version.has_value(), [&](pqxx::connection& c) -> Status {
+  // Not retried when the connection breaks: had the first attempt committed, a retry would report a
+  // conflict and Mutate would apply its change a second time on top of the first.
+  Status s = impl_->Run(kNoRetry, [&](pqxx::connection& c) -> Status {
     pqxx::result r = Impl::Exec(c, "update", std::string(tenant), KindName(kind), doc.id, doc.unique_key,
                                 doc.body.Serialize(), NullOr(expires), NullOr(expected));
     if (r.affected_rows() > 0) return Status::Ok();
@@ -509,7 +511,7 @@ Status PostgresStateStore::Update(std::string_view tenant, Kind kind, const Docu
 }
 
 Result<Document> PostgresStateStore::Get(std::string_view tenant, Kind kind, std::string_view id) {
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<Document> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<Document> {
     pqxx::result r = Impl::Exec(c, "get", std::string(tenant), KindName(kind), std::string(id));
     if (r.empty()) return Err(NotFoundDoc(kind, id));
     return ReadDocument(r[0]);
@@ -517,7 +519,7 @@ Result<Document> PostgresStateStore::Get(std::string_view tenant, Kind kind, std
 }
 
 Result<Document> PostgresStateStore::GetByUniqueKey(std::string_view tenant, Kind kind, std::string_view key) {
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<Document> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<Document> {
     pqxx::result r = Impl::Exec(c, "get_by_key", std::string(tenant), KindName(kind), std::string(key));
     if (r.empty()) return Err(NotFoundDoc(kind, key));
     return ReadDocument(r[0]);
@@ -525,26 +527,26 @@ Result<Document> PostgresStateStore::GetByUniqueKey(std::string_view tenant, Kin
 }
 
 Result<std::vector<Document>> PostgresStateStore::List(std::string_view tenant, Kind kind) {
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<std::vector<Document>> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<std::vector<Document>> {
     return ReadDocuments(Impl::Exec(c, "list", std::string(tenant), KindName(kind)));
   });
 }
 
 Result<std::vector<Document>> PostgresStateStore::ListUpdatedSince(std::string_view tenant, Kind kind,
                                                                    int64_t since_ms) {
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<std::vector<Document>> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<std::vector<Document>> {
     return ReadDocuments(Impl::Exec(c, "list_since", std::string(tenant), KindName(kind), since_ms));
   });
 }
 
 Result<int64_t> PostgresStateStore::Count(std::string_view tenant, Kind kind) {
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<int64_t> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<int64_t> {
     return Impl::Exec(c, "count", std::string(tenant), KindName(kind))[0][0].as<int64_t>();
   });
 }
 
 Status PostgresStateStore::Delete(std::string_view tenant, Kind kind, std::string_view id) {
-  Status s = impl_->Run(false, [&](pqxx::connection& c) -> Status {
+  Status s = impl_->Run(kNoRetry, [&](pqxx::connection& c) -> Status {
     if (Impl::Exec(c, "delete", std::string(tenant), KindName(kind), std::string(id)).affected_rows() == 0) {
       return NotFoundDoc(kind, id);
     }
@@ -555,7 +557,7 @@ Status PostgresStateStore::Delete(std::string_view tenant, Kind kind, std::strin
 }
 
 Result<Document> PostgresStateStore::Take(std::string_view tenant, Kind kind, std::string_view id) {
-  auto doc = impl_->Run(false, [&](pqxx::connection& c) -> Result<Document> {
+  auto doc = impl_->Run(kNoRetry, [&](pqxx::connection& c) -> Result<Document> {
     pqxx::result r = Impl::Exec(c, "take", std::string(tenant), KindName(kind), std::string(id));
     if (r.empty()) return Err(NotFoundDoc(kind, id));
     return ReadDocument(r[0]);
@@ -565,7 +567,8 @@ Result<Document> PostgresStateStore::Take(std::string_view tenant, Kind kind, st
 }
 
 Result<int64_t> PostgresStateStore::DeleteExpired(int64_t now_ms) {
-  auto n = impl_->Run(true, [&](pqxx::connection& c) -> Result<int64_t> {
+  // Retried after a lost connection: sweeping twice deletes nothing more (the count may then be low).
+  auto n = impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<int64_t> {
     return static_cast<int64_t>(Impl::Exec(c, "delete_expired", now_ms).affected_rows());
   });
   if (n && *n > 0) impl_->CountLocalWrite();
@@ -573,7 +576,7 @@ Result<int64_t> PostgresStateStore::DeleteExpired(int64_t now_ms) {
 }
 
 Result<int64_t> PostgresStateStore::NextSequence(std::string_view tenant, std::string_view name) {
-  auto v = impl_->Run(false, [&](pqxx::connection& c) -> Result<int64_t> {
+  auto v = impl_->Run(kNoRetry, [&](pqxx::connection& c) -> Result<int64_t> {
     return Impl::Exec(c, "next_sequence", std::string(tenant), std::string(name))[0][0].as<int64_t>();
   });
   if (v) impl_->CountLocalWrite();
@@ -581,7 +584,7 @@ Result<int64_t> PostgresStateStore::NextSequence(std::string_view tenant, std::s
 }
 
 Result<std::vector<std::pair<std::string, int64_t>>> PostgresStateStore::ListSequences(std::string_view tenant) {
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, int64_t>>> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<std::vector<std::pair<std::string, int64_t>>> {
     std::vector<std::pair<std::string, int64_t>> out;
     for (const auto& row : Impl::Exec(c, "list_sequences", std::string(tenant))) {
       out.emplace_back(row[0].c_str(), row[1].as<int64_t>());
@@ -591,7 +594,7 @@ Result<std::vector<std::pair<std::string, int64_t>>> PostgresStateStore::ListSeq
 }
 
 Status PostgresStateStore::RaiseSequence(std::string_view tenant, std::string_view name, int64_t value) {
-  Status s = impl_->Run(true, [&](pqxx::connection& c) -> Status {
+  Status s = impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Status {
     Impl::Exec(c, "raise_sequence", std::string(tenant), std::string(name), value);
     return Status::Ok();
   });
@@ -600,7 +603,7 @@ Status PostgresStateStore::RaiseSequence(std::string_view tenant, std::string_vi
 }
 
 Result<int64_t> PostgresStateStore::AppendAudit(const AuditEntry& e) {
-  return impl_->Run(false, [&](pqxx::connection& c) -> Result<int64_t> {
+  return impl_->Run(kNoRetry, [&](pqxx::connection& c) -> Result<int64_t> {
     return Impl::Exec(c, "append_audit", e.tenant_id, e.time_ms, e.actor_type, e.actor_id, e.actor_name, e.action,
                       e.target, e.result, e.http_status, e.request_id, e.details)[0][0]
         .as<int64_t>();
@@ -609,7 +612,7 @@ Result<int64_t> PostgresStateStore::AppendAudit(const AuditEntry& e) {
 
 Result<std::vector<AuditEntry>> PostgresStateStore::ListAudit(std::string_view tenant, const AuditQuery& q) {
   const std::optional<std::string> since = IntText(q.since_ms), until = IntText(q.until_ms);
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<std::vector<AuditEntry>> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<std::vector<AuditEntry>> {
     std::vector<AuditEntry> out;
     for (const auto& row : Impl::Exec(c, "list_audit", std::string(tenant), NullOr(since), NullOr(until), q.actor_id,
                                       q.action_prefix, q.result, q.limit, q.offset)) {
@@ -633,7 +636,7 @@ Result<std::vector<AuditEntry>> PostgresStateStore::ListAudit(std::string_view t
 }
 
 Result<std::vector<SigningKey>> PostgresStateStore::ListSigningKeys() {
-  return impl_->Run(true, [&](pqxx::connection& c) -> Result<std::vector<SigningKey>> {
+  return impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<std::vector<SigningKey>> {
     std::vector<SigningKey> out;
     for (const auto& row : Impl::Exec(c, "list_signing_keys")) {
       out.push_back(SigningKey{row[0].c_str(), row[1].c_str(), row[2].as<int64_t>(), row[3].c_str()});
@@ -643,7 +646,7 @@ Result<std::vector<SigningKey>> PostgresStateStore::ListSigningKeys() {
 }
 
 Status PostgresStateStore::PutSigningKey(const SigningKey& key) {
-  Status s = impl_->Run(true, [&](pqxx::connection& c) -> Status {
+  Status s = impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Status {
     Impl::Exec(c, "put_signing_key", key.kid, key.private_pem, key.created_ms, key.status);
     return Status::Ok();
   });
