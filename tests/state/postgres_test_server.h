@@ -69,8 +69,9 @@ class PostgresTestServer : public ::testing::Environment {
 
  private:
   int Script(const char* verb, std::string* out) {
-    std::string cmd = "bash '" WARD_SOURCE_DIR "/tests/support/postgres_server.sh' " + std::string(verb) + " '" +
-                      dir_ + "' 2>&1";
+    // WARD_PG_OWNER_PID: the script's watchdog stops the server if this binary dies before TearDown.
+    std::string cmd = "WARD_PG_OWNER_PID=" + std::to_string(::getpid()) + " bash '" WARD_SOURCE_DIR
+                      "/tests/support/postgres_server.sh' " + std::string(verb) + " '" + dir_ + "' 2>&1";
     FILE* p = ::popen(cmd.c_str(), "r");
     if (p == nullptr) return -1;
     char buf[512];

@@ -8,6 +8,9 @@
 #                                    (postgresql://ward@127.0.0.1:<port>/postgres) and writes it to <dir>/url
 #   postgres_server.sh stop <dir>    stops the server started in <dir> (only that one) and removes <dir>
 #
+# With WARD_PG_OWNER_PID=<pid> set at start, a watchdog stops the server once that process has
+# exited, so a test binary that crashes before `stop` leaves no server behind.
+#
 # initdb and postgres refuse to run as root, so as root they run as `nobody` (the cluster owned by
 # it); otherwise as the current user. Exit status 2: the PostgreSQL binaries are not installed
 # (WARD_PG_BIN overrides their directory).
@@ -59,6 +62,11 @@ start() {
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/socket -c fsync=off -c synchronous_commit=off \
             -c full_page_writes=off -c max_connections=200" start; then
       echo "postgresql://ward@127.0.0.1:$port/postgres" | tee "$dir/url"
+      if [ -n "${WARD_PG_OWNER_PID:-}" ]; then
+        # Detached from the caller's pipes, so a caller reading our output sees it end now.
+        setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$3" ]; do sleep 1; done; [ -d "$3" ] && bash "$2" stop "$3"' \
+          watchdog "$WARD_PG_OWNER_PID" "$(realpath "$0")" "$dir" </dev/null >/dev/null 2>&1 &
+      fi
       return 0
     fi
   done
