@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
     }
   }
   if (own_server) {
-    const std::string stop = "bash '" WARD_SOURCE_DIR "/tests/support/postgres_server.sh' stop '" + (dir / "pg").string() + "'";
+    const std::string stop =
+        "bash '" WARD_SOURCE_DIR "/tests/support/postgres_server.sh' stop '" + (dir / "pg").string() + "'";
     if (std::system(stop.c_str()) != 0) rc = 1;
   }
   std::filesystem::remove_all(dir);

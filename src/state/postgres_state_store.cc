@@ -96,6 +96,16 @@ CREATE TRIGGER sequences_changed AFTER INSERT OR UPDATE OR DELETE ON sequences
 CREATE TRIGGER signing_keys_changed AFTER INSERT OR UPDATE OR DELETE ON signing_keys
   FOR EACH ROW EXECUTE FUNCTION ward_notify_change();
 )sql"},
+      // No change notification: these move on every rate-limited request, and caches do not read them.
+      {2, "shared counters (rate-limit windows)",
+       R"sql(
+CREATE TABLE counters (
+  key text PRIMARY KEY,
+  value bigint NOT NULL,
+  expires_ms bigint NOT NULL
+);
+CREATE INDEX counters_expiry ON counters(expires_ms);
+)sql"},
   };
   return kMigrations;
 }
@@ -133,21 +143,30 @@ const StatementDef kStatements[] = {
     {"take", "DELETE FROM documents WHERE tenant_id = $1 AND kind = $2 AND id = $3 "
              "RETURNING id, COALESCE(unique_key, ''), version, body::text"},
     {"delete_expired", "DELETE FROM documents WHERE expires_ms IS NOT NULL AND expires_ms < $1"},
+    {"delete_expired_counters", "DELETE FROM counters WHERE expires_ms < $1"},
+    {"add_to_counter", "INSERT INTO counters(key, value, expires_ms) VALUES ($1, 1, $2) ON CONFLICT (key) "
+                       "DO UPDATE SET value = counters.value + 1, "
+                       "expires_ms = GREATEST(counters.expires_ms, excluded.expires_ms) RETURNING value"},
     {"next_sequence", "INSERT INTO sequences(tenant_id, name, value) VALUES ($1, $2, 1) ON CONFLICT (tenant_id, name) "
                       "DO UPDATE SET value = sequences.value + 1 RETURNING value"},
     {"list_sequences", "SELECT name, value FROM sequences WHERE tenant_id = $1 ORDER BY name COLLATE \"C\""},
-    {"raise_sequence", "INSERT INTO sequences(tenant_id, name, value) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, name) "
+    {"raise_sequence", "INSERT INTO sequences(tenant_id, name, value) VALUES ($1, $2, $3) "
+                       "ON CONFLICT (tenant_id, name) "
                        "DO UPDATE SET value = GREATEST(sequences.value, excluded.value)"},
     {"append_audit", "INSERT INTO audit_log(tenant_id, time_ms, actor_type, actor_id, actor_name, action, target, "
-                     "result, http_status, request_id, details) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING id"},
+                     "result, http_status, request_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                     "$11) RETURNING id"},
     // A negative limit means none and a negative offset none, as in SQLite.
     {"list_audit", "SELECT id, tenant_id, time_ms, actor_type, actor_id, actor_name, action, target, result, "
                    "http_status, request_id, details FROM audit_log WHERE tenant_id = $1 "
-                   "AND ($2::bigint IS NULL OR time_ms >= $2::bigint) AND ($3::bigint IS NULL OR time_ms <= $3::bigint) "
-                   "AND ($4 = '' OR actor_id = $4) AND ($5 = '' OR starts_with(action, $5)) AND ($6 = '' OR result = $6) "
+                   "AND ($2::bigint IS NULL OR time_ms >= $2::bigint) "
+                   "AND ($3::bigint IS NULL OR time_ms <= $3::bigint) "
+                   "AND ($4 = '' OR actor_id = $4) AND ($5 = '' OR starts_with(action, $5)) "
+                   "AND ($6 = '' OR result = $6) "
                    "ORDER BY id DESC LIMIT CASE WHEN $7::bigint < 0 THEN NULL ELSE $7::bigint END "
                    "OFFSET GREATEST($8::bigint, 0)"},
-    {"list_signing_keys", "SELECT kid, private_pem, created_ms, status FROM signing_keys ORDER BY created_ms, kid COLLATE \"C\""},
+    {"list_signing_keys", "SELECT kid, private_pem, created_ms, status FROM signing_keys "
+                          "ORDER BY created_ms, kid COLLATE \"C\""},
     {"put_signing_key", "INSERT INTO signing_keys(kid, private_pem, created_ms, status) VALUES ($1, $2, $3, $4) "
                         "ON CONFLICT (kid) DO UPDATE SET status = excluded.status"},
     {"schema_version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"},
@@ -293,8 +312,8 @@ class PostgresStateStore::Impl {
       } catch (const pqxx::broken_connection& e) {
         lease->Discard();
         if (retry == kRetryOnce && attempt == 0) continue;
-        return R(Err(Unavailable(std::string("postgres: connection lost") +
-                                 (retry == kRetryOnce ? "" : "; the change may or may not have been applied") + ": " + e.what())));
+        const char* outcome = retry == kRetryOnce ? "" : "; the change may or may not have been applied";
+        return R(Err(Unavailable(std::string("postgres: connection lost") + outcome + ": " + e.what())));
       } catch (const pqxx::in_doubt_error& e) {
         lease->Discard();
         return R(Err(Unavailable(std::string("postgres: commit in doubt: ") + e.what())));
@@ -569,7 +588,9 @@ Result<Document> PostgresStateStore::Take(std::string_view tenant, Kind kind, st
 Result<int64_t> PostgresStateStore::DeleteExpired(int64_t now_ms) {
   // Retried after a lost connection: sweeping twice deletes nothing more (the count may then be low).
   auto n = impl_->Run(kRetryOnce, [&](pqxx::connection& c) -> Result<int64_t> {
-    return static_cast<int64_t>(Impl::Exec(c, "delete_expired", now_ms).affected_rows());
+    const auto n = static_cast<int64_t>(Impl::Exec(c, "delete_expired", now_ms).affected_rows());
+    Impl::Exec(c, "delete_expired_counters", now_ms);
+    return n;
   });
   if (n && *n > 0) impl_->CountLocalWrite();
   return n;
@@ -652,6 +673,20 @@ Status PostgresStateStore::PutSigningKey(const SigningKey& key) {
   });
   if (s.ok()) impl_->CountLocalWrite();
   return s;
+}
+
+Result<std::vector<int64_t>> PostgresStateStore::AddToCounters(const std::vector<std::string>& keys,
+                                                                int64_t expires_ms) {
+  // One statement (and commit) per key, as in SQLite: no transaction holds one key's row lock while
+  // waiting for another's, so two nodes adding to the same keys in another order cannot deadlock.
+  return impl_->Run(kNoRetry, [&](pqxx::connection& c) -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> out;
+    out.reserve(keys.size());
+    for (const std::string& key : keys) {
+      out.push_back(Impl::Exec(c, "add_to_counter", key, expires_ms)[0][0].as<int64_t>());
+    }
+    return out;
+  });
 }
 
 int64_t PostgresStateStore::ChangeCounter() { return impl_->Counter(); }

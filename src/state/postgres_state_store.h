@@ -69,6 +69,10 @@ class PostgresStateStore final : public StateStore {
   Result<std::vector<SigningKey>> ListSigningKeys() override;
   Status PutSigningKey(const SigningKey& key) override;
   int64_t ChangeCounter() override;
+  // Shared counters (rate-limit windows): adds one to each key, returns the new values in order; a
+  // key starts at 0 and DeleteExpired drops it once `expires_ms` has passed. Not yet `override`: the
+  // StateStore declaration is landing on main separately (SqliteStateStore::AddToCounters there).
+  Result<std::vector<int64_t>> AddToCounters(const std::vector<std::string>& keys, int64_t expires_ms);
 
  private:
   class Impl;  // connection pool, change listener, statements (all libpqxx)

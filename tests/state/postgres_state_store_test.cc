@@ -151,6 +151,30 @@ TEST_F(PostgresStateStoreTest, PoolOfOneServesManyThreads) {
             2);  // one pooled connection and the listener
 }
 
+TEST_F(PostgresStateStoreTest, SharedCountersAddAcrossNodesAndExpire) {
+  if (Skipped()) return;
+  auto a = PostgresStateStore::Open(url_);
+  auto b = PostgresStateStore::Open(url_);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ((*a)->AddToCounters({"ip:1", "app:x"}, 1'000).value_or(std::vector<int64_t>{}),
+            (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ((*b)->AddToCounters({"app:x", "ip:1", "ip:2"}, 5'000).value_or(std::vector<int64_t>{}),
+            (std::vector<int64_t>{2, 2, 1}));
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < 25; ++i) EXPECT_TRUE(((w % 2) ? *b : *a)->AddToCounters({"hot"}, 5'000));
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ((*a)->AddToCounters({"hot"}, 5'000).value_or(std::vector<int64_t>{}), (std::vector<int64_t>{101}));
+  // Every add pushed ip:1's expiry to 5'000; only keys whose expiry passed restart.
+  ASSERT_TRUE((*a)->DeleteExpired(2'000));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM counters"), 4);
+  ASSERT_TRUE((*a)->DeleteExpired(6'000));
+  EXPECT_EQ((*b)->AddToCounters({"ip:1"}, 9'000).value_or(std::vector<int64_t>{}), (std::vector<int64_t>{1}));
+}
+
 TEST(PostgresStateStoreOpenTest, RefusesOtherUrlsAndReportsAnUnreachableServer) {
   EXPECT_EQ(PostgresStateStore::Open("/var/lib/ward/state.db").error().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(PostgresStateStore::Open("host=localhost dbname=ward").error().code(), StatusCode::kInvalidArgument);

@@ -236,7 +236,9 @@ TEST_P(StateStoreContractTest, ConcurrentTakesHandOutACodeOnce) {
   auto b = OpenNode();
   ASSERT_TRUE(b);
   constexpr int kCodes = 40;
-  for (int i = 0; i < kCodes; ++i) ASSERT_TRUE(Repo<AuthCode>(*store_).Insert(Code("a", "h" + std::to_string(i), 0)).ok());
+  for (int i = 0; i < kCodes; ++i) {
+    ASSERT_TRUE(Repo<AuthCode>(*store_).Insert(Code("a", "h" + std::to_string(i), 0)).ok());
+  }
   std::atomic<int> taken{0};
   OnTwoNodes(*store_, **b, [&taken](StateStore& store, int) {
     for (int i = 0; i < kCodes; ++i) {

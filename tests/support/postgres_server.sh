@@ -64,7 +64,8 @@ start() {
       echo "postgresql://ward@127.0.0.1:$port/postgres" | tee "$dir/url"
       if [ -n "${WARD_PG_OWNER_PID:-}" ]; then
         # Detached from the caller's pipes, so a caller reading our output sees it end now.
-        setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$3" ]; do sleep 1; done; [ -d "$3" ] && bash "$2" stop "$3"' \
+        setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$3" ]; do sleep 1; done
+                        [ -d "$3" ] && bash "$2" stop "$3"' \
           watchdog "$WARD_PG_OWNER_PID" "$(realpath "$0")" "$dir" </dev/null >/dev/null 2>&1 &
       fi
       return 0
