@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "state/document_expiry.h"
+
 namespace ward::state {
 
 const char* KindName(Kind kind) {
@@ -114,15 +116,6 @@ namespace {
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Short-lived artefacts carry their expiry in a column so a sweep can drop them.
-std::optional<int64_t> ExpiryOf(const Document& doc) {
-  if (auto e = doc.body.GetInt("expiresMs");
-      e && (doc.body.Find("codeHash") || doc.body.Find("tokenHash") || doc.body.Find("jtiHash"))) {
-    return e;
-  }
-  return std::nullopt;
 }
 
 Document ReadDocument(const Statement& st) {

@@ -8,16 +8,12 @@
 #include <string>
 #include <unordered_map>
 
+#include "state/migration.h"
 #include "state/sqlite.h"
 #include "state/state_store.h"
 
 namespace ward::state {
 
-struct Migration {
-  int version;
-  const char* description;
-  const char* sql;
-};
 // The schema's history, oldest first. Append only; never edit a released entry.
 const std::vector<Migration>& Migrations();
 
