@@ -89,10 +89,11 @@ Status MachineCatalog::Reload(std::string_view tenant, TenantState& t) {
 }
 
 Status MachineCatalog::Refresh(std::string_view tenant, TenantState& t) {
-  // Writers stamp updated_ms while holding the store's lock, so everything committed after this
-  // instant carries a stamp >= it (the 1 ms overlap re-reads a few documents, harmlessly).
+  // Everything committed after this instant carries a stamp >= it, give or take the store's overlap
+  // (SQLite: 1 ms, writers stamp under its lock; PostgreSQL: other nodes' commits), which re-reads a
+  // few documents, harmlessly.
   const int64_t started = NowMs();
-  const int64_t since = t.refreshed_ms - 1;
+  const int64_t since = t.refreshed_ms - store_.UpdatedSinceOverlapMs();
   WARD_ASSIGN_OR_RETURN(std::vector<state::Machine> changed, state::Repo<state::Machine>(store_).ListUpdatedSince(tenant, since));
   WARD_ASSIGN_OR_RETURN(std::vector<state::Alert> alerts, state::Repo<state::Alert>(store_).ListUpdatedSince(tenant, since));
   WARD_ASSIGN_OR_RETURN(int64_t count, store_.Count(tenant, state::Kind::kMachine));

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "state/postgres_state_store.h"
 #include "state/sqlite_state_store.h"
 
 namespace ward::server {
@@ -15,7 +16,8 @@ Result<std::unique_ptr<state::StateStore>> OpenStateStore(const std::string& dat
     WARD_ASSIGN_OR_RETURN(auto store, state::SqliteStateStore::Open(path));
     return std::unique_ptr<state::StateStore>(std::move(store));
   }
-  return Err(Unimplemented("this build has no PostgreSQL state store"));
+  WARD_ASSIGN_OR_RETURN(auto store, state::PostgresStateStore::Open(cfg.state_url));
+  return std::unique_ptr<state::StateStore>(std::move(store));
 }
 
 Result<std::unique_ptr<events::EventStore>> OpenEventStore(const std::string& data_dir, const Config& cfg) {

@@ -8,7 +8,7 @@ Result<bool> KindWatch::Changed(StateStore& store, std::string_view tenant) {
   pending_since_ms_ = NowMs();
   WARD_ASSIGN_OR_RETURN(pending_count_, store.Count(tenant, kind_));
   if (count_ < 0 || pending_count_ != count_) return true;
-  WARD_ASSIGN_OR_RETURN(auto docs, store.ListUpdatedSince(tenant, kind_, since_ms_ - 1));
+  WARD_ASSIGN_OR_RETURN(auto docs, store.ListUpdatedSince(tenant, kind_, since_ms_ - store.UpdatedSinceOverlapMs()));
   return !docs.empty();
 }
 

@@ -69,6 +69,8 @@ class PostgresStateStore final : public StateStore {
   Result<std::vector<SigningKey>> ListSigningKeys() override;
   Status PutSigningKey(const SigningKey& key) override;
   int64_t ChangeCounter() override;
+  // Commits of other nodes become visible up to a transaction's duration after their stamp.
+  int64_t UpdatedSinceOverlapMs() const override { return 2000; }
   Result<std::vector<int64_t>> AddToCounters(const std::vector<std::string>& keys, int64_t expires_ms) override;
 
  private:

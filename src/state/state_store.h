@@ -73,6 +73,10 @@ class StateStore {
   // Documents inserted or updated at or after since_ms (by the store's clock), for caches that
   // refresh incrementally; `Count` tells them whether something was deleted.
   virtual Result<std::vector<Document>> ListUpdatedSince(std::string_view tenant, Kind kind, int64_t since_ms) = 0;
+  // How far before their last look such caches must start again (ms): stamps come from the store's
+  // clock, and a document stamped just before a look may commit just after it. 1 ms for a store in
+  // this process; more for a shared database (another node's transaction, another machine's clock).
+  virtual int64_t UpdatedSinceOverlapMs() const { return 1; }
   virtual Result<int64_t> Count(std::string_view tenant, Kind kind) = 0;
   virtual Status Delete(std::string_view tenant, Kind kind, std::string_view id) = 0;
   // Reads and deletes in one transaction: single-use artefacts such as authorization codes.
