@@ -72,13 +72,17 @@ def nodes(backends):
     base = backends["dir"]
     (base / "shared").mkdir()
     config = base / "config.json"
-    config.write_text(json.dumps({
+    settings = {
         "state": backends["state"], "log": backends["log"], "events": backends["events"],
         "sharedDir": str(base / "shared"),
         # Rate limits are shared by the nodes; the functional checks here stay far below them.
-        "rateLimits": {"enabled": True, "perMinute": 100000, "perHour": 1000000}}))
+        "rateLimits": {"enabled": True, "perMinute": 100000, "perHour": 1000000,
+                       "routes": {"/api/indicators": {"perMinute": 6, "perHour": 1000}}}}
+    config.write_text(json.dumps(settings))
     first = Ward(base / "node1", tls=False, config_path=config)
     second = Ward(base / "node2", tls=False, config_path=config, creds=first.creds)
+    # One public URL for the installation (a load balancer's, in production): it is the tokens' issuer.
+    config.write_text(json.dumps(dict(settings, publicUrl=first.base)))
     first.start()
     second.start()
     yield first, second
@@ -99,6 +103,18 @@ def test_a_token_from_one_node_works_on_the_other(nodes):
     assert r.status_code == 200, r.text
     # The signing keys are shared: both nodes publish the same JWKS.
     assert first.get(f"/{first.tenant}/discovery/v2.0/keys").json() == second.get(f"/{second.tenant}/discovery/v2.0/keys").json()
+
+
+def test_rate_limits_hold_for_the_installation_not_per_node(nodes):
+    first, second = nodes
+    token = first.app_token()
+    if time.time() % 60 > 45:  # the limit counts in wall-clock minutes: stay inside one
+        time.sleep(61 - time.time() % 60)
+    codes = [(first if i % 2 else second).get("/api/indicators", token).status_code for i in range(8)]
+    # Six calls a minute for the caller, wherever they land: per node it would be twelve.
+    assert codes == [200] * 6 + [429, 429], codes
+    r = first.get("/api/indicators", token)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
 
 def test_devices_on_both_nodes_are_hunted_alike_from_either(nodes):
