@@ -28,7 +28,7 @@ run: build web
 	@bash scripts/run.sh $(BUILD_DIR) $(DATA_DIR) $(LISTEN)
 
 unit: build
-	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD_DIR) && WARD_REQUIRE_CLICKHOUSE=1 ctest --output-on-failure -j $(JOBS)
 
 e2e: build web
 	@WARD_BIN=$(abspath $(BUILD_DIR))/ward $(PYTHON) -m pytest -q tests/e2e
