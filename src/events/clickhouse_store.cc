@@ -27,8 +27,8 @@ using Op = Predicate::Op;
 
 // Internal columns, ahead of the schema's: the tenant, the partition day (DayOf the Timestamp, or
 // of the batch's receive time when the Timestamp is null, as ColumnarStore partitions) and the
-// insertion sequence. ColumnarStore returns rows by day, then in insertion order; scans order by
-// (_day, _seq) to return the same order.
+// insertion sequence. ColumnarStore returns a partition's sealed rows by day, then by Timestamp
+// (nulls first), ties in insertion order; scans order by (_day, Timestamp, _seq) to match.
 constexpr const char* kTenantCol = "_tenant";
 constexpr const char* kDayCol = "_day";
 constexpr const char* kSeqCol = "_seq";
@@ -554,13 +554,24 @@ Result<ScanStats> ClickHouseStore::Scan(const ScanRequest& request, const std::f
   }
   std::vector<std::string> select;
   for (int c : fetch) select.push_back("`" + table->columns[c].name + "`");
+  // The sort key, last: (_day, Timestamp with nulls first, _seq); tables without a Timestamp
+  // use the day's minimum for every row.
+  const std::string ts_key = table->timestamp_column >= 0
+                                 ? "ifNull(`" + table->columns[table->timestamp_column].name + "`, " + IntLiteral(std::numeric_limits<int64_t>::min()) + ")"
+                                 : IntLiteral(std::numeric_limits<int64_t>::min());
   select.push_back(kDayCol);
+  select.push_back("toInt64(" + ts_key + ")");
   select.push_back(kSeqCol);
   const std::string base = "SELECT " + Join(select, ", ") + " FROM `" + table->name + "` WHERE " + Join(where, " AND ");
 
   const size_t batch_rows = std::max<size_t>(1, request.batch_rows);
   size_t remaining = request.limit.value_or(std::numeric_limits<size_t>::max());
-  std::optional<std::pair<int32_t, uint64_t>> after;  // keyset pagination on (_day, _seq)
+  struct Key {
+    int32_t day = 0;
+    int64_t ts = 0;
+    uint64_t seq = 0;
+  };
+  std::optional<Key> after;  // keyset pagination on the sort key
   ColumnBatch out;
   auto new_batch = [&] {
     out = ColumnBatch();
@@ -584,26 +595,27 @@ Result<ScanStats> ClickHouseStore::Scan(const ScanRequest& request, const std::f
     const size_t page = ward_preds.empty() ? std::min(s.options.page_rows, remaining) : s.options.page_rows;
     std::string sql = base;
     if (after) {
-      sql += " AND (_day > " + std::to_string(after->first) + " OR (_day = " + std::to_string(after->first) + " AND _seq > " + std::to_string(after->second) + "))";
+      const std::string day = std::to_string(after->day), ts = IntLiteral(after->ts);
+      sql += " AND (_day > " + day + " OR (_day = " + day + " AND (" + ts_key + " > " + ts + " OR (" + ts_key + " = " + ts + " AND _seq > " +
+             std::to_string(after->seq) + "))))";
     }
-    sql += " ORDER BY _day, _seq LIMIT " + std::to_string(page) + " FORMAT RowBinary";
+    sql += " ORDER BY _day, " + ts_key + ", _seq LIMIT " + std::to_string(page) + " FORMAT RowBinary";
     WARD_ASSIGN_OR_RETURN(std::string body, s.Query(sql));
     ++stats.segments_total;
     std::vector<ColumnData> cols;
     for (int c : fetch) cols.emplace_back(table->columns[c].type);
     Reader r(body);
     size_t n = 0;
-    int32_t day = 0;
-    uint64_t seq = 0;
+    Key last;
     while (!r.done()) {
       for (size_t k = 0; k < fetch.size(); ++k) {
         if (!ReadCell(r, cols[k].type, cols[k])) return Err(Internal("clickhouse: truncated RowBinary result"));
       }
-      if (!r.Fixed(&day) || !r.Fixed(&seq)) return Err(Internal("clickhouse: truncated RowBinary result"));
+      if (!r.Fixed(&last.day) || !r.Fixed(&last.ts) || !r.Fixed(&last.seq)) return Err(Internal("clickhouse: truncated RowBinary result"));
       ++n;
     }
     stats.rows_scanned += n;
-    if (n > 0) after = std::make_pair(day, seq);
+    if (n > 0) after = last;
     sel.assign(n, 1);
     for (const CompiledPredicate& p : ward_preds) {
       const ColumnData& cd = cols[slot_of[p.column]];
