@@ -25,7 +25,9 @@ struct ClickHouseStoreOptions {
   std::string url;
   std::chrono::hours retention{24 * 30};
   size_t insert_batch_rows = 1 << 20;  // an Append inserts at most this many rows per INSERT
-  size_t page_rows = 1 << 18;          // a scan fetches its rows in pages of this many
+  // A scan fetches its rows in pages of this many (each page is one response held in memory; every
+  // page re-runs the query from where the last one ended, so fewer, larger pages cost less).
+  size_t page_rows = 1 << 16;
   std::chrono::milliseconds request_timeout{300'000};
   size_t max_connections = 8;          // idle keep-alive connections kept for reuse
 };

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -39,7 +40,8 @@ class ClickHouseServer {
 
  private:
   ClickHouseServer() : dir_(std::make_unique<TempDir>("ward-clickhouse")) {
-    const std::string cmd = Script() + " start '" + dir_->path() + "' 2>&1";
+    // The script's watcher stops the server should this process die without its destructors.
+    const std::string cmd = "WARD_CLICKHOUSE_OWNER_PID=" + std::to_string(::getpid()) + " " + Script() + " start '" + dir_->path() + "' 2>&1";
     FILE* p = ::popen(cmd.c_str(), "r");
     if (p == nullptr) {
       why_ = "popen failed";

@@ -3,6 +3,8 @@
 # (data, logs, config, pid) inside <dir>.
 #   clickhouse_server.sh start <dir>   starts it, waits until it answers, prints its HTTP URL
 #   clickhouse_server.sh stop <dir>    stops the server started in <dir> (only that pid)
+# With WARD_CLICKHOUSE_OWNER_PID=<pid> set at start, a watcher stops the server when that process
+# is gone, so a test binary that is killed (or dies before its cleanup) leaves no server behind.
 # Exit status 2 means clickhouse-server is not installed (callers may skip).
 set -euo pipefail
 cmd="${1:-}"
@@ -86,7 +88,18 @@ XML
   echo $! >"$dir/clickhouse.pid"
   local url="http://127.0.0.1:$http_port/"
   for _ in $(seq 1 300); do
-    if curl -sf "${url}ping" >/dev/null 2>&1; then echo "$url"; return 0; fi
+    if curl -sf "${url}ping" >/dev/null 2>&1; then
+      local owner="${WARD_CLICKHOUSE_OWNER_PID:-}"
+      if [ -n "$owner" ]; then
+        # Detached from our stdout, so the caller's read of the URL ends when we exit.
+        (
+          while kill -0 "$owner" 2>/dev/null && [ -f "$dir/clickhouse.pid" ]; do sleep 1; done
+          "$0" stop "$dir"
+        ) </dev/null >/dev/null 2>&1 &
+      fi
+      echo "$url"
+      return 0
+    fi
     if ! kill -0 "$(cat "$dir/clickhouse.pid")" 2>/dev/null; then break; fi
     sleep 0.1
   done
