@@ -28,10 +28,10 @@ run: build web
 	@bash scripts/run.sh $(BUILD_DIR) $(DATA_DIR) $(LISTEN)
 
 unit: build
-	@cd $(BUILD_DIR) && WARD_REQUIRE_POSTGRES=1 ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD_DIR) && WARD_REQUIRE_POSTGRES=1 WARD_REQUIRE_CLICKHOUSE=1 ctest --output-on-failure -j $(JOBS)
 
 e2e: build web
-	@WARD_BIN=$(abspath $(BUILD_DIR))/ward $(PYTHON) -m pytest -q tests/e2e
+	@WARD_BIN=$(abspath $(BUILD_DIR))/ward WARD_REQUIRE_SCALE_OUT=1 $(PYTHON) -m pytest -q tests/e2e
 
 # The KQL front-end fuzzer (clang, ASan/UBSan, its own build in $(BUILD_DIR)/fuzz), FUZZ_SECONDS long.
 fuzz: deps

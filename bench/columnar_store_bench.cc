@@ -2,16 +2,23 @@
 // DeviceProcessEvents rows, bytes on disk per row after sealing, and single-threaded scan throughput
 // for the pushed-down filters advanced hunting uses most. Run pinned to one core:
 //   taskset -c 0 build/ward_columnar_bench
+// The scans also run on a ClickHouseStore (docs/clickhouse-store.md) when WARD_BENCH_CLICKHOUSE_URL
+// names a server (e.g. one from tests/support/clickhouse_server.sh; a fresh database is used), and
+// WARD_BENCH_SCAN_ROWS changes the table size (default 2M):
+//   WARD_BENCH_CLICKHOUSE_URL=http://127.0.0.1:PORT/ build/ward_columnar_bench --benchmark_filter=Scan
 // Scan counters: `rows/s` = rows of the table the query covered per second (what a hunting query
 // over that data costs); `scanned` = rows actually evaluated after zone-map / term-index pruning.
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <random>
 
 #include "common/time.h"
+#include "events/clickhouse_store.h"
 #include "events/event_store.h"
 
 namespace ward::events {
@@ -22,7 +29,10 @@ namespace fs = std::filesystem;
 const SchemaRegistry& Reg() { return SchemaRegistry::Hunting(); }
 const TableDef& Table() { return *Reg().Find("DeviceProcessEvents"); }
 const int64_t kBase = *ParseIsoTicks("2024-03-10T00:00:00Z");
-constexpr size_t kScanRows = 2'000'000;
+const size_t kScanRows = [] {
+  const char* v = ::getenv("WARD_BENCH_SCAN_ROWS");
+  return v != nullptr ? static_cast<size_t>(std::strtoull(v, nullptr, 10)) : size_t{2'000'000};
+}();
 
 std::string Hex(std::mt19937_64& rng, size_t n) {
   static const char kDigits[] = "0123456789abcdef";
@@ -232,23 +242,40 @@ BENCHMARK(BM_Append)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime(
 // One sealed store of kScanRows rows over one day, shared by the scan benchmarks.
 struct ScanFixture {
   std::string dir;
-  std::unique_ptr<ColumnarStore> store;
+  std::unique_ptr<EventStore> store;
   int64_t first = kBase, last = kBase;
   ScanFixture() {
     dir = TempDir();
-    ColumnarStoreOptions o;
-    o.dir = dir;
-    o.seal_age = std::chrono::hours(1);
-    store = std::move(*ColumnarStore::Open(o, Reg()));
+    const char* ch_url = ::getenv("WARD_BENCH_CLICKHOUSE_URL");
+    if (ch_url != nullptr && *ch_url != '\0') {
+      ClickHouseStoreOptions o;
+      o.url = std::string(ch_url) + "?database=ward_bench_" + std::to_string(::getpid());
+      auto s = ClickHouseStore::Open(o, Reg());
+      if (!s) {
+        std::fprintf(stderr, "clickhouse: %s\n", s.error().message().c_str());
+        std::abort();
+      }
+      store = std::move(*s);
+    } else {
+      ColumnarStoreOptions o;
+      o.dir = dir;
+      o.seal_age = std::chrono::hours(1);
+      store = std::move(*ColumnarStore::Open(o, Reg()));
+    }
     const int64_t step = 86'400 * kTicksPerSecond / static_cast<int64_t>(kScanRows);
     for (size_t done = 0; done < kScanRows; done += 20'000) {  // in pieces: generated rows are large
-      for (const RowBatch& b : MakeBatches(20'000, 7 + done, kBase + static_cast<int64_t>(done) * step, step)) {
-        if (!store->Append(b).ok()) std::abort();
+      // One Append per piece: ClickHouse wants few, large inserts (each makes a part).
+      RowBatch piece;
+      for (RowBatch& b : MakeBatches(std::min<size_t>(20'000, kScanRows - done), 7 + done, kBase + static_cast<int64_t>(done) * step, step)) {
+        if (piece.rows.empty()) piece = std::move(b);
+        else std::move(b.rows.begin(), b.rows.end(), std::back_inserter(piece.rows));
       }
+      if (!store->Append(piece).ok()) std::abort();
     }
     if (!store->Flush().ok()) std::abort();
     last = kBase + static_cast<int64_t>(kScanRows) * step;
-    std::fprintf(stderr, "scan fixture: %zu rows, %.1f bytes/row on disk\n", kScanRows, static_cast<double>(DirBytes(dir)) / kScanRows);
+    std::fprintf(stderr, "scan fixture: %zu rows in %s, %.1f bytes/row on disk\n", kScanRows, ch_url ? "ClickHouse" : "ColumnarStore",
+                 static_cast<double>(DirBytes(dir)) / kScanRows);
   }
   ~ScanFixture() {
     store.reset();

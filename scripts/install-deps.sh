@@ -10,6 +10,7 @@ PKGS=(
   libnftables-dev libyara-dev libarchive-dev nftables iproute2 util-linux
   librdkafka-dev kcat
   libpqxx-dev postgresql
+  clickhouse-server clickhouse-client
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-16 libclang-rt-16-dev
   python3 python3-pytest python3-requests python3-msal python3-cryptography python3-azure zstd

@@ -1101,6 +1101,13 @@ int64_t DayOf(int64_t ticks) {
   return std::clamp(day, kMinDay, kMaxDay);
 }
 
+bool ValidTenant(std::string_view t) {
+  if (t.empty() || t.size() > 128 || t == "." || t == "..") return false;
+  return std::all_of(t.begin(), t.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  });
+}
+
 std::string DayName(int64_t day) { return FormatIsoTicks(day * kTicksPerDay).substr(0, 10); }
 
 std::optional<int64_t> ParseDayName(std::string_view name) {

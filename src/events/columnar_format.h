@@ -306,5 +306,7 @@ std::string DayName(int64_t day);
 std::optional<int64_t> ParseDayName(std::string_view name);
 // The partition day of a timestamp; clamped to years 0000..9999 so names stay well-formed.
 int64_t DayOf(int64_t ticks);
+// Tenant ids the stores accept (they name directories): 1-128 of [A-Za-z0-9._-], not "." or "..".
+bool ValidTenant(std::string_view tenant);
 
 }  // namespace ward::events::columnar

@@ -53,13 +53,6 @@ struct Partition {
 };
 
 // Tenant ids become directory names: refuse anything that could escape or collide.
-bool ValidTenant(std::string_view t) {
-  if (t.empty() || t.size() > 128 || t == "." || t == "..") return false;
-  return std::all_of(t.begin(), t.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-  });
-}
-
 std::string SegmentName(uint64_t checkpoint) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "seg-%012llu.col", static_cast<unsigned long long>(checkpoint));

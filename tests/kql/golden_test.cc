@@ -1,7 +1,9 @@
 // Golden query tests in the style of DuckDB's sqllogictest: tests/kql/*.test hold datasets and
-// queries with their expected rows. Each file gets its own ColumnarStore in a temp dir, loaded
-// with the file's rows (sealed to segments, so zone maps and term indexes take part), and every
-// query goes through kql::RunQuery.
+// queries with their expected rows. Each file runs twice: on its own ColumnarStore in a temp dir,
+// loaded with the file's rows (sealed to segments, so zone maps and term indexes take part), and on
+// a ClickHouseStore in a fresh database of the binary's one ClickHouse server
+// (tests/support/clickhouse_server.h; skipped without clickhouse-server unless
+// WARD_REQUIRE_CLICKHOUSE=1). Every query goes through kql::RunQuery; both must give the expected rows.
 //
 // File format (one directive per block; blocks end at a blank line):
 //   # comment
@@ -22,10 +24,12 @@
 #include <sstream>
 
 #include "common/time.h"
+#include "events/clickhouse_store.h"
 #include "events/event_store.h"
 #include "kql/engine.h"
 #include "kql/value.h"
 #include "common/temp_dir.h"
+#include "support/clickhouse_server.h"
 
 namespace ward::kql {
 namespace {
@@ -69,7 +73,7 @@ struct Runner {
   std::string file;
   std::vector<std::string> lines;
   size_t i = 0;
-  std::unique_ptr<events::ColumnarStore> store;
+  std::unique_ptr<events::EventStore> store;
   const events::SchemaRegistry& reg = events::SchemaRegistry::Hunting();
   QueryOptions opts;
   bool dirty = false;
@@ -188,14 +192,23 @@ struct Runner {
     EXPECT_EQ(g, w) << at;
   }
 
-  void Run() {
+  void Run(const std::string& clickhouse_url) {
     TempDir dir;
-    events::ColumnarStoreOptions so;
-    so.dir = dir.path();
-    so.block_rows = 4;  // several blocks per segment, so zone maps and the term index prune
-    auto s = events::ColumnarStore::Open(so, reg);
-    ASSERT_TRUE(s.has_value()) << s.error().message();
-    store = std::move(*s);
+    if (clickhouse_url.empty()) {
+      events::ColumnarStoreOptions so;
+      so.dir = dir.path();
+      so.block_rows = 4;  // several blocks per segment, so zone maps and the term index prune
+      auto s = events::ColumnarStore::Open(so, reg);
+      ASSERT_TRUE(s.has_value()) << s.error().message();
+      store = std::move(*s);
+    } else {
+      events::ClickHouseStoreOptions co;
+      co.url = clickhouse_url + "?database=" + test::ClickHouseServer::Get().FreshDatabase("golden");
+      co.page_rows = 5;  // several pages per scan, so keyset pagination takes part
+      auto s = events::ClickHouseStore::Open(co, reg);
+      ASSERT_TRUE(s.has_value()) << s.error().message();
+      store = std::move(*s);
+    }
     opts.tenant_id = "tenant-a";
     opts.now_ticks = *ParseIsoTicks("2024-03-12T00:00:00Z");
     while (i < lines.size()) {
@@ -259,25 +272,31 @@ std::vector<fs::path> TestFiles() {
   return files;
 }
 
-class Golden : public ::testing::TestWithParam<fs::path> {};
+class Golden : public ::testing::TestWithParam<std::tuple<fs::path, std::string>> {};
 
 TEST_P(Golden, File) {
+  const auto& [path, backend] = GetParam();
+  std::string url;
+  if (backend == "ClickHouse") {
+    url = CLICKHOUSE_URL_OR_SKIP();
+  }
   Runner r;
-  r.file = GetParam().filename().string();
-  std::ifstream in(GetParam());
+  r.file = path.filename().string();
+  std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) r.lines.push_back(line);
-  r.Run();
+  r.Run(url);
   EXPECT_GT(r.queries, 0) << r.file << " has no query";
 }
 
-INSTANTIATE_TEST_SUITE_P(Kql, Golden, ::testing::ValuesIn(TestFiles()), [](const auto& info) {
-  std::string n = info.param.stem().string();
-  for (char& c : n) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Kql, Golden, ::testing::Combine(::testing::ValuesIn(TestFiles()), ::testing::Values("Columnar", "ClickHouse")),
+                         [](const auto& info) {
+                           std::string n = std::get<0>(info.param).stem().string();
+                           for (char& c : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return n + "_" + std::get<1>(info.param);
+                         });
 
 }  // namespace
 }  // namespace ward::kql
