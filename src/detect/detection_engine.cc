@@ -157,7 +157,11 @@ void DetectionEngine::Run() {
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         continue;
       }
-      if (records->empty()) continue;
+      if (records->empty()) {
+        // Partitions assigned meanwhile (Kafka) count as detected up to their committed offsets.
+        NoteCommitted();
+        continue;
+      }
       pending_ = std::move(*records);
     }
     size_t done = 0;
@@ -182,12 +186,16 @@ void DetectionEngine::Run() {
       log::Warn("detection cursor commit failed", {{"error", st.message()}});
       continue;
     }
-    {
-      std::lock_guard lock(mu_);
-      committed_ = consumer_->committed();
-    }
-    applied_cv_.notify_all();
+    NoteCommitted();
   }
+}
+
+void DetectionEngine::NoteCommitted() {
+  {
+    std::lock_guard lock(mu_);
+    committed_ = consumer_->committed();
+  }
+  applied_cv_.notify_all();
 }
 
 }  // namespace ward::detect

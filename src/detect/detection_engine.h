@@ -76,6 +76,7 @@ class DetectionEngine {
  private:
   void Run();
   Status Process(const events::RowBatch& batch);
+  void NoteCommitted();
 
   events::EventLog& log_;
   state::StateStore& store_;

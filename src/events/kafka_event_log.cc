@@ -92,15 +92,14 @@ struct KafkaEventLog::Impl {
     else p->done(static_cast<uint64_t>(m->offset));
   }
 
-  // A consumer of group "ward-<group>" (or of none: Fetch assigns partitions itself).
-  Result<KafkaConf> ConsumerConf(const std::string* group) const {
+  // A consumer of group "ward-<group>".
+  Result<KafkaConf> ConsumerConf(const std::string& group) const {
     std::vector<std::pair<std::string, std::string>> own = {
-        {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"}, {"auto.offset.reset", "earliest"},
-        {"enable.partition.eof", "false"}};
-    if (group) own.emplace_back("group.id", "ward-" + *group);
+        {"group.id", "ward-" + group}, {"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"}, {"enable.partition.eof", "false"}};
     return MakeConf(options, own, options.consumer_config);
   }
-  Result<KafkaHandle> NewConsumer(const std::string* group) const {
+  Result<KafkaHandle> NewConsumer(const std::string& group) const {
     WARD_ASSIGN_OR_RETURN(KafkaConf conf, ConsumerConf(group));
     return NewHandle(RD_KAFKA_CONSUMER, std::move(conf));
   }
@@ -133,7 +132,9 @@ struct KafkaEventLog::Impl {
       wanted_end[p] = static_cast<int64_t>(to[p]);
     }
     if (wanted_end.empty()) return out;
-    WARD_ASSIGN_OR_RETURN(KafkaHandle rk, NewConsumer(nullptr));
+    // librdkafka assigns only with a group.id; this handle never subscribes or commits, so the
+    // group holds no members and no offsets.
+    WARD_ASSIGN_OR_RETURN(KafkaHandle rk, NewConsumer("_fetch"));
     if (auto err = rd_kafka_assign(rk.get(), list.get())) return Err(KafkaError("assigning partitions", err));
     auto deadline = std::chrono::steady_clock::now() + options.request_timeout;
     while (!wanted_end.empty()) {
@@ -408,7 +409,7 @@ void KafkaEventLog::Append(std::string record, std::string key, AppendCallback d
 
 Result<std::unique_ptr<LogConsumer>> KafkaEventLog::OpenConsumer(const std::string& group) {
   if (group.empty()) return Err(InvalidArgument("consumer group name is empty"));
-  WARD_ASSIGN_OR_RETURN(KafkaConf conf, impl_->ConsumerConf(&group));
+  WARD_ASSIGN_OR_RETURN(KafkaConf conf, impl_->ConsumerConf(group));
   auto consumer = std::make_unique<KafkaConsumer>(*impl_);
   WARD_RETURN_IF_ERROR(consumer->Join(std::move(conf)));
   return std::unique_ptr<LogConsumer>(std::move(consumer));
@@ -424,7 +425,7 @@ Result<LogPosition> KafkaEventLog::EndPosition() {
 }
 
 Result<std::optional<LogPosition>> KafkaEventLog::CommittedPosition(const std::string& group) {
-  WARD_ASSIGN_OR_RETURN(KafkaHandle rk, impl_->NewConsumer(&group));
+  WARD_ASSIGN_OR_RETURN(KafkaHandle rk, impl_->NewConsumer(group));
   PartitionList list = impl_->AllPartitions();
   if (auto err = rd_kafka_committed(rk.get(), list.get(), TimeoutMs(impl_->options.request_timeout)))
     return Err(KafkaError("reading the offsets of group ward-" + group, err));
@@ -451,7 +452,7 @@ Status KafkaEventLog::CommitGroup(const std::string& group, const LogPosition& p
   if (position.size() != static_cast<size_t>(impl_->partitions))
     return InvalidArgument("position names " + std::to_string(position.size()) + " partitions; the topic has " +
                            std::to_string(impl_->partitions));
-  WARD_ASSIGN_OR_RETURN(KafkaHandle rk, impl_->NewConsumer(&group));
+  WARD_ASSIGN_OR_RETURN(KafkaHandle rk, impl_->NewConsumer(group));
   PartitionList list = impl_->AllPartitions(&position);
   rd_kafka_resp_err_t err = rd_kafka_commit(rk.get(), list.get(), 0);
   for (int i = 0; !err && i < list->cnt; ++i) err = list->elems[i].err;

@@ -85,8 +85,14 @@ void StoreWriter::Process(std::vector<LogRecord>& records) {
     applied_[r.partition] = r.offset + 1;
   }
   records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(done));
-  if (records.empty()) {
-    // Everything polled is applied: the consumer's position covers the partitions it holds too.
+  if (records.empty()) NoteCaughtUp();
+  applied_cv_.notify_all();
+}
+
+void StoreWriter::NoteCaughtUp() {
+  // Everything polled is applied: the consumer's position also covers partitions it was assigned
+  // (at their committed offsets) without records since.
+  {
     std::lock_guard lock(mu_);
     applied_ = consumer_->position();
   }
@@ -107,6 +113,7 @@ void StoreWriter::Run() {
       pending_ = std::move(*records);
     }
     if (pending_.empty()) {
+      NoteCaughtUp();
       // Idle: let the store seal tails that reached their age; on a partitioned log what is sealed
       // is what the group may commit.
       if (Status st = store_.Flush(); !st.ok()) log::Warn("store flush failed", {{"error", st.message()}});

@@ -42,6 +42,7 @@ class StoreWriter {
   void Run();
   void Process(std::vector<LogRecord>& records);
   void CommitConsumer();
+  void NoteCaughtUp();
 
   EventLog& log_;
   EventStore& store_;

@@ -172,7 +172,9 @@ Status Serve(const ServeOptions& o) {
   // Segments younger than this stay: a batch retried after a restart is still recognised as a
   // duplicate (the dedup index is rebuilt from the log), and streams can replay that far back.
   log_options.min_retention = std::chrono::hours(cfg.stream_replay_hours);
-  WARD_ASSIGN_OR_RETURN(auto event_log, events::FileEventLog::Open(log_options));
+  // Everything below uses the EventLog seam only: a KafkaEventLog (events/kafka_event_log.h) can take this place.
+  std::unique_ptr<events::EventLog> event_log;
+  WARD_ASSIGN_OR_RETURN(event_log, events::FileEventLog::Open(log_options));
   events::ColumnarStoreOptions store_options;
   store_options.dir = events_dir + "/store";
   store_options.retention = std::chrono::hours(24 * cfg.retention_days);

@@ -185,7 +185,8 @@ TEST_F(KafkaEventLogTest, TwoMembersSplitThePartitionsAndTogetherSeeEveryRecord)
     ASSERT_TRUE(c);
     while (!stop.load()) {
       auto got = (*c)->Poll(1000, 1 << 20, 100ms);
-      if (got && !got->empty()) ASSERT_TRUE((*c)->Commit().ok() || true);  // a rebalance may refuse one commit
+      // A commit racing a rebalance may be refused; the records are then delivered again (checked below).
+      if (got && !got->empty()) (void)(*c)->Commit();
       std::lock_guard lock(mu);
       if (got) for (const LogRecord& r : *got) seen.insert(r.data);
       positions[index] = (*c)->position();
@@ -231,13 +232,27 @@ TEST_F(KafkaEventLogTest, GroupPositionsTimesAndRecentRecords) {
   auto end = log->EndPosition();
   ASSERT_TRUE(end);
   auto none = [](const LogRecord&) { return int64_t{0}; };
-  EXPECT_EQ(log->PositionAt(0, none).value(), LogPosition(kPartitions, 0));
-  EXPECT_EQ(log->PositionAt(INT64_MAX / 2, none).value(), *end);  // after everything: the end
-  EXPECT_EQ(log->EarliestRetainedTicks(none).value(), 0);         // nothing was ever dropped
-  EXPECT_EQ(Payloads(log->ReadRecent(1000).value()), Expected("x", 9));
+  // Only the end is checked: the 2.0 mock cluster does not search by timestamp (any time but
+  // "latest" answers "no offset"), so the start of a time range cannot be tested here.
+  auto later = log->PositionAt(INT64_MAX / 2, none);
+  ASSERT_TRUE(later) << later.error().message();
+  EXPECT_EQ(*later, *end);  // after everything: the end
+  auto earliest = log->EarliestRetainedTicks(none);
+  ASSERT_TRUE(earliest) << earliest.error().message();
+  EXPECT_EQ(*earliest, 0);  // nothing was ever dropped
+  auto recent = log->ReadRecent(1000);
+  ASSERT_TRUE(recent) << recent.error().message();
+  EXPECT_EQ(Payloads(*recent), Expected("x", 9));
+  auto last = log->ReadRecent(4);  // one per partition: the newest record of each non-empty one
+  ASSERT_TRUE(last) << last.error().message();
+  for (const LogRecord& r : *last) EXPECT_EQ(r.offset + 1, (*end)[r.partition]);
   // A new group placed at the end sees only what comes after.
-  ASSERT_TRUE(log->CommitGroup("late", *end).ok());
-  EXPECT_EQ(log->CommittedPosition("late").value().value(), *end);
+  Status committed = log->CommitGroup("late", *end);
+  ASSERT_TRUE(committed.ok()) << committed.message();
+  auto late = log->CommittedPosition("late");
+  ASSERT_TRUE(late) << late.error().message();
+  ASSERT_TRUE(late->has_value());
+  EXPECT_EQ(**late, *end);
   AppendAll(*log, "y", 3, 3);
   auto c = log->OpenConsumer("late");
   ASSERT_TRUE(c);
