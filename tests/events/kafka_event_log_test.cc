@@ -11,6 +11,9 @@
 #include <set>
 #include <thread>
 
+#include "events/store_writer.h"
+#include "events/store_writer_fake_store.h"
+
 namespace ward::events {
 namespace {
 
@@ -272,6 +275,26 @@ TEST_F(KafkaEventLogTest, RefusedRecordsComeBackAsErrors) {
   auto down = log->AppendSync("lost?", "d");
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().code(), StatusCode::kUnavailable) << down.error().message();
+}
+
+TEST_F(KafkaEventLogTest, StoreWriterCommitsItsGroupAfterAppendAndCatchesUpWithTheEnd) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log);
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(log->AppendSync(test::BatchRecord("k" + std::to_string(i)), "d" + std::to_string(i)));
+  auto end = log->EndPosition();
+  ASSERT_TRUE(end);
+  test::RecordingStore store(/*fail_first=*/1);
+  metrics::Registry metrics;
+  StoreWriter writer(*log, store, SchemaRegistry::Hunting(), metrics);
+  ASSERT_TRUE(writer.Start().ok());
+  ASSERT_TRUE(writer.WaitUntilApplied(*end, 60s));
+  writer.Stop();
+  auto ids = store.ids();
+  std::set<std::string> unique(ids.begin(), ids.end());
+  EXPECT_EQ(unique.size(), 12u);
+  auto committed = log->CommittedPosition("store");
+  ASSERT_TRUE(committed && committed->has_value());
+  EXPECT_EQ(**committed, *end);
 }
 
 }  // namespace
