@@ -48,7 +48,7 @@ uint64_t TotalOffset(const LogPosition& position);
 // Poll but not covered by a Commit are delivered again after a restart or a rebalance (to this
 // member or to another node in the same group), so consumers must tolerate replays.
 // Thread-safety: a consumer is used by one thread at a time. Destroying it leaves the group
-// (without committing).
+// (without committing). It must not outlive the EventLog that opened it.
 class LogConsumer {
  public:
   virtual ~LogConsumer() = default;
