@@ -70,7 +70,8 @@ Result<AlertWriter::Raised> AlertWriter::Raise(const AlertSpec& spec) {
       });
       if (!merged) return Err(merged.error());
       if (!already && log_) {
-        auto appended = log_->AppendSync(events::EncodeBatch(AlertRows(*merged, registry_, NowTicks(), before, false)));
+        auto appended = log_->AppendSync(events::EncodeBatch(AlertRows(*merged, registry_, NowTicks(), before, false)),
+                                         merged->machine_id);
         if (!appended) log::Error("alert rows not appended", {{"alertId", merged->id}, {"error", appended.error().message()}});
       }
       return Raised{std::move(*merged), false, !already};
@@ -103,7 +104,7 @@ Result<AlertWriter::Raised> AlertWriter::Raise(const AlertSpec& spec) {
   WARD_RETURN_IF_ERROR(repo.Insert(a));
   open_[key] = a.id;
   if (log_) {
-    auto appended = log_->AppendSync(events::EncodeBatch(AlertRows(a, registry_, NowTicks())));
+    auto appended = log_->AppendSync(events::EncodeBatch(AlertRows(a, registry_, NowTicks())), a.machine_id);
     if (!appended) log::Error("alert rows not appended", {{"alertId", a.id}, {"error", appended.error().message()}});
   }
   return Raised{std::move(a), true, true};

@@ -90,12 +90,11 @@ bool IocDetector::Suppresses(const events::RowBatch& batch, size_t r) {
 }
 
 DetectionEngine::DetectionEngine(events::EventLog& log, state::StateStore& store, AlertWriter& writer,
-                                 const events::SchemaRegistry& registry, std::string cursor_dir, metrics::Registry& metrics)
+                                 const events::SchemaRegistry& registry, metrics::Registry& metrics)
     : log_(log),
       store_(store),
       writer_(writer),
       registry_(registry),
-      cursor_dir_(std::move(cursor_dir)),
       detections_(metrics.AddCounter("ward_detections_total", "Detections by outcome (created, merged, duplicate)",
                                      {"outcome"})),
       errors_(metrics.AddCounter("ward_detection_errors_total", "Event-log records detection could not process", {"reason"})),
@@ -107,8 +106,8 @@ DetectionEngine::~DetectionEngine() { Stop(); }
 void DetectionEngine::AddDetector(std::unique_ptr<Detector> detector) { detectors_.push_back(std::move(detector)); }
 
 Status DetectionEngine::Start() {
-  WARD_ASSIGN_OR_RETURN(events::Cursor cursor, events::Cursor::Open(cursor_dir_, "detect"));
-  applied_ = cursor.offset();
+  WARD_ASSIGN_OR_RETURN(consumer_, log_.OpenConsumer("detect"));
+  committed_ = consumer_->committed();
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -119,9 +118,14 @@ void DetectionEngine::Stop() {
   thread_.join();
 }
 
-bool DetectionEngine::WaitUntilApplied(uint64_t offset, std::chrono::milliseconds timeout) {
+bool DetectionEngine::WaitUntilApplied(const events::LogPosition& position, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  return applied_cv_.wait_for(lock, timeout, [&] { return applied_.load() >= offset; });
+  return applied_cv_.wait_for(lock, timeout, [&] { return events::Reached(committed_, position); });
+}
+
+events::LogPosition DetectionEngine::committed() {
+  std::lock_guard lock(mu_);
+  return committed_;
 }
 
 Status DetectionEngine::Process(const events::RowBatch& batch) {
@@ -145,42 +149,53 @@ Status DetectionEngine::Process(const events::RowBatch& batch) {
 }
 
 void DetectionEngine::Run() {
-  auto cursor = events::Cursor::Open(cursor_dir_, "detect");
-  if (!cursor) {
-    log::Error("detection cursor unavailable", {{"error", cursor.error().message()}});
-    return;
-  }
-  uint64_t next = cursor->offset();
   while (!stop_) {
-    if (!log_.WaitForData(next, std::chrono::milliseconds(200))) continue;
-    auto records = log_.Read(next, 512, 16ull << 20);
-    if (!records) {
-      errors_.Inc({"read"});
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      continue;
+    if (pending_.empty()) {
+      auto records = consumer_->Poll(512, 16ull << 20, std::chrono::milliseconds(200));
+      if (!records) {
+        errors_.Inc({"read"});
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        continue;
+      }
+      if (records->empty()) {
+        // Partitions assigned meanwhile (Kafka) count as detected up to their committed offsets.
+        NoteCommitted();
+        continue;
+      }
+      pending_ = std::move(*records);
     }
-    for (const events::LogRecord& r : *records) {
+    size_t done = 0;
+    for (; done < pending_.size(); ++done) {
+      const events::LogRecord& r = pending_[done];
       auto batch = events::DecodeBatch(r.data, registry_);
       if (!batch) {
         errors_.Inc({"decode"});  // a record this build cannot read is counted, never retried forever
       } else if (Status st = Process(*batch); !st.ok()) {
         // Alerts could not be stored: retry this record rather than skip it.
         errors_.Inc({"process"});
-        log::Warn("detection failed; retrying", {{"offset", std::to_string(r.offset)}, {"error", st.message()}});
+        log::Warn("detection failed; retrying", {{"offset", std::to_string(r.offset)},
+                                                 {"partition", std::to_string(r.partition)}, {"error", st.message()}});
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         break;
       }
-      next = r.offset + 1;
     }
-    if (next != cursor->offset()) {
-      if (Status st = cursor->Commit(next); !st.ok()) log::Warn("detection cursor commit failed", {{"error", st.message()}});
-      {
-        std::lock_guard lock(mu_);
-        applied_ = next;
-      }
-      applied_cv_.notify_all();
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(done));
+    // The group can only be committed past everything polled: a partial batch waits for its retry.
+    if (!pending_.empty()) continue;
+    if (Status st = consumer_->Commit(); !st.ok()) {
+      log::Warn("detection cursor commit failed", {{"error", st.message()}});
+      continue;
     }
+    NoteCommitted();
   }
+}
+
+void DetectionEngine::NoteCommitted() {
+  {
+    std::lock_guard lock(mu_);
+    committed_ = consumer_->committed();
+  }
+  applied_cv_.notify_all();
 }
 
 }  // namespace ward::detect

@@ -1,7 +1,7 @@
 #pragma once
-// Detection at ingest: a consumer of the durable event log with its own cursor ("detect"). Every
+// Detection at ingest: a consumer of the durable event log (consumer group "detect"). Every
 // batch goes through every detector (indicators of compromise, Sigma rules, ...); detections become
-// alerts through the AlertWriter. The cursor is committed only after the alerts of the records
+// alerts through the AlertWriter. The group is committed only after the alerts of the records
 // before it are stored, and raising is idempotent per event, so a restart resumes without skipping
 // an event and without alerting twice for the same event and detector.
 #include <atomic>
@@ -63,30 +63,32 @@ class IocDetector final : public Detector {
 class DetectionEngine {
  public:
   DetectionEngine(events::EventLog& log, state::StateStore& store, AlertWriter& writer,
-                  const events::SchemaRegistry& registry, std::string cursor_dir, metrics::Registry& metrics);
+                  const events::SchemaRegistry& registry, metrics::Registry& metrics);
   ~DetectionEngine();  // Stop()
   void AddDetector(std::unique_ptr<Detector> detector);  // before Start
   Status Start();
   void Stop();
-  // Everything below this offset is detected and the cursor is committed there.
-  uint64_t applied_offset() const { return applied_.load(); }
-  // Blocks until every record below `offset` is through detection or the timeout (tests).
-  bool WaitUntilApplied(uint64_t offset, std::chrono::milliseconds timeout);
+  // Everything before this position is detected and committed.
+  events::LogPosition committed();
+  // Blocks until every record before `position` is through detection or the timeout (tests).
+  bool WaitUntilApplied(const events::LogPosition& position, std::chrono::milliseconds timeout);
 
  private:
   void Run();
   Status Process(const events::RowBatch& batch);
+  void NoteCommitted();
 
   events::EventLog& log_;
   state::StateStore& store_;
   AlertWriter& writer_;
   const events::SchemaRegistry& registry_;
-  std::string cursor_dir_;
   metrics::Counter& detections_;
   metrics::Counter& errors_;
   metrics::Histogram& delay_;
   std::vector<std::unique_ptr<Detector>> detectors_;
-  std::atomic<uint64_t> applied_{0};
+  std::unique_ptr<events::LogConsumer> consumer_;
+  std::vector<events::LogRecord> pending_;  // polled, not yet through detection (a failure retries them)
+  events::LogPosition committed_;           // guarded by mu_
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable applied_cv_;

@@ -44,6 +44,7 @@
 #include <deque>
 #include <filesystem>
 #include <future>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -650,6 +651,7 @@ Result<std::unique_ptr<FileEventLog>> FileEventLog::Open(FileEventLogOptions opt
   if (options.max_batch_bytes == 0) return Err(InvalidArgument("event log max_batch_bytes must be positive"));
   if (options.group_commit_window.count() < 0) return Err(InvalidArgument("event log group_commit_window is negative"));
   while (options.dir.size() > 1 && options.dir.back() == '/') options.dir.pop_back();
+  if (options.cursor_dir.empty()) options.cursor_dir = options.dir + "/cursors";
 
   WARD_RETURN_IF_ERROR(CreateDirectoryDurably(options.dir));
 
@@ -747,7 +749,7 @@ FileEventLog::~FileEventLog() {
   if (impl_) impl_->Shutdown();
 }
 
-void FileEventLog::Append(std::string record, AppendCallback done) {
+void FileEventLog::Append(std::string record, std::string /*key: one partition keeps every order*/, AppendCallback done) {
   Impl& im = *impl_;
   bool notify = false;
   {
@@ -766,11 +768,11 @@ void FileEventLog::Append(std::string record, AppendCallback done) {
   if (done) done(Err(Unavailable("event log is closing")));
 }
 
-Result<uint64_t> FileEventLog::AppendSync(std::string record) {
+Result<uint64_t> EventLog::AppendSync(std::string record, std::string key) {
   // Shared so the promise outlives set_value even if this thread wakes and returns first.
   auto promise = std::make_shared<std::promise<Result<uint64_t>>>();
   auto future = promise->get_future();
-  Append(std::move(record), [promise](Result<uint64_t> r) { promise->set_value(std::move(r)); });
+  Append(std::move(record), std::move(key), [promise](Result<uint64_t> r) { promise->set_value(std::move(r)); });
   return future.get();
 }
 
@@ -896,6 +898,7 @@ Result<Cursor> Cursor::Open(const std::string& dir, const std::string& name) {
     if (errno == ENOENT) return c;
     return Err(IoError("open cursor", c.path_, errno));
   }
+  c.exists_ = true;
   char buf[64];
   WARD_ASSIGN_OR_RETURN(size_t n, PreadFully(fd.get(), buf, sizeof buf, 0, c.path_));
   std::string_view text(buf, n);
@@ -923,7 +926,129 @@ Status Cursor::Commit(uint64_t offset) {
   if (::rename(tmp.c_str(), path_.c_str()) != 0) return IoError("rename", tmp, errno);
   WARD_RETURN_IF_ERROR(SyncDir(std::filesystem::path(path_).parent_path().string()));
   offset_ = offset;
+  exists_ = true;
   return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Positions and the file log's consumer groups: a group is a Cursor file, a member reads with Read.
+
+bool Reached(const LogPosition& position, const LogPosition& target) {
+  for (size_t p = 0; p < target.size(); ++p) {
+    if ((p < position.size() ? position[p] : 0) < target[p]) return false;
+  }
+  return true;
+}
+
+uint64_t RecordsBehind(const LogPosition& position, const LogPosition& end) {
+  uint64_t behind = 0;
+  for (size_t p = 0; p < end.size(); ++p) {
+    uint64_t at = p < position.size() ? position[p] : 0;
+    if (end[p] > at) behind += end[p] - at;
+  }
+  return behind;
+}
+
+LogPosition MinPosition(const LogPosition& a, const LogPosition& b) {
+  LogPosition out(std::max(a.size(), b.size()), 0);
+  // A partition one side does not name is one it needs nothing of: the other side decides.
+  for (size_t p = 0; p < out.size(); ++p) {
+    if (p >= a.size()) out[p] = b[p];
+    else if (p >= b.size()) out[p] = a[p];
+    else out[p] = std::min(a[p], b[p]);
+  }
+  return out;
+}
+
+uint64_t TotalOffset(const LogPosition& position) {
+  uint64_t total = 0;
+  for (uint64_t v : position) total += v;
+  return total;
+}
+
+namespace {
+
+class FileLogConsumer final : public LogConsumer {
+ public:
+  FileLogConsumer(FileEventLog& log, Cursor cursor) : log_(log), cursor_(std::move(cursor)), next_(cursor_.offset()) {}
+
+  Result<std::vector<LogRecord>> Poll(size_t max_records, size_t max_bytes, std::chrono::milliseconds timeout) override {
+    if (!log_.WaitForData(next_, timeout)) return std::vector<LogRecord>{};
+    WARD_ASSIGN_OR_RETURN(std::vector<LogRecord> records, log_.Read(next_, max_records, max_bytes));
+    if (!records.empty()) next_ = records.back().offset + 1;
+    return records;
+  }
+  Status Commit() override { return next_ == cursor_.offset() ? Status::Ok() : cursor_.Commit(next_); }
+  Status Seek(const LogPosition& position) override {
+    if (position.size() != 1) return InvalidArgument("the file event log has one partition");
+    next_ = position[0];
+    return Status::Ok();
+  }
+  LogPosition position() override { return {next_}; }
+  LogPosition committed() override { return {cursor_.offset()}; }
+
+ private:
+  FileEventLog& log_;
+  Cursor cursor_;
+  uint64_t next_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<LogConsumer>> FileEventLog::OpenConsumer(const std::string& group) {
+  WARD_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(impl_->options.cursor_dir, group));
+  return std::unique_ptr<LogConsumer>(std::make_unique<FileLogConsumer>(*this, std::move(cursor)));
+}
+
+Result<std::optional<LogPosition>> FileEventLog::CommittedPosition(const std::string& group) {
+  WARD_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(impl_->options.cursor_dir, group));
+  if (!cursor.exists()) return std::optional<LogPosition>();
+  return std::optional<LogPosition>(LogPosition{cursor.offset()});
+}
+
+Status FileEventLog::CommitGroup(const std::string& group, const LogPosition& position) {
+  if (position.size() != 1) return InvalidArgument("the file event log has one partition");
+  WARD_ASSIGN_OR_RETURN(Cursor cursor, Cursor::Open(impl_->options.cursor_dir, group));
+  return cursor.Commit(position[0]);
+}
+
+Result<LogPosition> FileEventLog::PositionAt(int64_t ticks, const RecordTime& time_of) {
+  // Received times grow with offsets (to within concurrent appends), so a binary search finds the
+  // first record at or after `ticks`.
+  WARD_ASSIGN_OR_RETURN(auto first, Read(0, 1, 1));
+  uint64_t lo = first.empty() ? EndOffset() : first[0].offset;
+  uint64_t hi = EndOffset();
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    WARD_ASSIGN_OR_RETURN(auto rec, Read(mid, 1, 1));
+    if (rec.empty()) break;
+    if (time_of(rec[0]) < ticks) lo = rec[0].offset + 1;
+    else hi = mid;
+  }
+  return LogPosition{lo};
+}
+
+Result<int64_t> FileEventLog::EarliestRetainedTicks(const RecordTime& time_of) {
+  WARD_ASSIGN_OR_RETURN(auto first, Read(0, 1, 1));
+  if (first.empty() || first[0].offset == 0) return int64_t{0};
+  return time_of(first[0]);
+}
+
+Result<std::vector<LogRecord>> FileEventLog::ReadRecent(size_t max_records) {
+  uint64_t end = EndOffset();
+  uint64_t from = end > max_records ? end - max_records : 0;
+  std::vector<LogRecord> out;
+  while (from < end) {
+    WARD_ASSIGN_OR_RETURN(std::vector<LogRecord> records, Read(from, 4096, 64ull << 20));
+    if (records.empty()) break;
+    from = records.back().offset + 1;
+    std::move(records.begin(), records.end(), std::back_inserter(out));
+  }
+  return out;
+}
+
+Status FileEventLog::ReleaseBefore(const LogPosition& oldest_needed) {
+  return oldest_needed.empty() ? Status::Ok() : TruncateBefore(oldest_needed[0]);
 }
 
 }  // namespace ward::events

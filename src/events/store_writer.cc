@@ -5,9 +5,10 @@
 
 namespace ward::events {
 
-StoreWriter::StoreWriter(EventLog& log, ColumnarStore& store, const SchemaRegistry& registry, metrics::Registry& metrics)
+StoreWriter::StoreWriter(EventLog& log, EventStore& store, const SchemaRegistry& registry, metrics::Registry& metrics)
     : log_(log),
       store_(store),
+      columnar_(dynamic_cast<ColumnarStore*>(&store)),
       registry_(registry),
       rows_(metrics.AddCounter("ward_store_rows_total", "Rows written to the columnar store", {})),
       errors_(metrics.AddCounter("ward_store_errors_total", "Event-log records the store writer could not apply",
@@ -15,9 +16,17 @@ StoreWriter::StoreWriter(EventLog& log, ColumnarStore& store, const SchemaRegist
 
 StoreWriter::~StoreWriter() { Stop(); }
 
-void StoreWriter::Start() {
-  applied_ = store_.durable_log_offset();
+Status StoreWriter::Start() {
+  WARD_ASSIGN_OR_RETURN(consumer_, log_.OpenConsumer("store"));
+  WARD_ASSIGN_OR_RETURN(LogPosition end, log_.EndPosition());
+  resume_from_store_ = columnar_ != nullptr && end.size() == 1;
+  if (resume_from_store_) WARD_RETURN_IF_ERROR(consumer_->Seek({columnar_->durable_log_offset()}));
+  {
+    std::lock_guard lock(mu_);
+    applied_ = consumer_->position();
+  }
   thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
 }
 
 void StoreWriter::Stop() {
@@ -25,51 +34,93 @@ void StoreWriter::Stop() {
   stop_ = true;
   thread_.join();
   if (Status st = store_.Flush(); !st.ok()) log::Error("store flush at stop failed", {{"error", st.message()}});
+  else if (columnar_ && !resume_from_store_ && pending_.empty()) CommitConsumer();
 }
 
-bool StoreWriter::WaitUntilApplied(uint64_t offset, std::chrono::milliseconds timeout) {
+bool StoreWriter::WaitUntilApplied(const LogPosition& position, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  return applied_cv_.wait_for(lock, timeout, [&] { return applied_.load() >= offset; });
+  return applied_cv_.wait_for(lock, timeout, [&] { return Reached(applied_, position); });
+}
+
+LogPosition StoreWriter::applied() {
+  std::lock_guard lock(mu_);
+  return applied_;
+}
+
+LogPosition StoreWriter::needed() {
+  if (resume_from_store_) return {columnar_->durable_log_offset()};
+  return consumer_ ? consumer_->committed() : LogPosition{};
+}
+
+void StoreWriter::CommitConsumer() {
+  if (Status st = consumer_->Commit(); !st.ok()) {
+    errors_.Inc({"commit"});
+    log::Warn("store writer commit failed", {{"error", st.message()}});
+  }
+}
+
+// Applies pending_ in order; what a failed Append left stays in pending_ for the next round.
+void StoreWriter::Process(std::vector<LogRecord>& records) {
+  size_t done = 0;
+  for (; done < records.size(); ++done) {
+    const LogRecord& r = records[done];
+    auto batch = DecodeBatch(r.data, registry_);
+    if (!batch) {
+      // A record this build cannot decode is skipped, counted and logged, never retried forever.
+      errors_.Inc({"decode"});
+      log::Error("undecodable event-log record", {{"offset", std::to_string(r.offset)},
+                                                    {"partition", std::to_string(r.partition)},
+                                                    {"error", batch.error().message()}});
+    } else if (Status st = store_.Append(*batch); !st.ok()) {
+      errors_.Inc({"append"});
+      log::Error("event store append failed", {{"error", st.message()}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      break;  // retry this record
+    } else {
+      rows_.Inc({}, batch->rows.size());
+    }
+    if (resume_from_store_) columnar_->NoteLogOffset(r.offset + 1);
+    std::lock_guard lock(mu_);
+    if (applied_.size() <= static_cast<size_t>(r.partition)) applied_.resize(r.partition + 1, 0);
+    applied_[r.partition] = r.offset + 1;
+  }
+  records.erase(records.begin(), records.begin() + static_cast<std::ptrdiff_t>(done));
+  if (records.empty()) NoteCaughtUp();
+  applied_cv_.notify_all();
+}
+
+void StoreWriter::NoteCaughtUp() {
+  // Everything polled is applied: the consumer's position also covers partitions it was assigned
+  // (at their committed offsets) without records since.
+  {
+    std::lock_guard lock(mu_);
+    applied_ = consumer_->position();
+  }
+  applied_cv_.notify_all();
 }
 
 void StoreWriter::Run() {
-  uint64_t next = applied_.load();
   auto last_retention = std::chrono::steady_clock::now() - std::chrono::hours(1);
   while (!stop_) {
-    if (!log_.WaitForData(next, std::chrono::milliseconds(200))) {
-      // Idle: let the store seal tails that reached their age.
-      if (Status st = store_.Flush(); !st.ok()) log::Warn("store flush failed", {{"error", st.message()}});
-    } else {
-      auto records = log_.Read(next, 2048, 32ull << 20);
+    if (pending_.empty()) {
+      auto records = consumer_->Poll(2048, 32ull << 20, std::chrono::milliseconds(200));
       if (!records) {
         errors_.Inc({"read"});
         log::Error("event log read failed", {{"error", records.error().message()}});
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         continue;
       }
-      for (const LogRecord& r : *records) {
-        auto batch = DecodeBatch(r.data, registry_);
-        if (!batch) {
-          // A record this build cannot decode is skipped, counted and logged, never retried forever.
-          errors_.Inc({"decode"});
-          log::Error("undecodable event-log record", {{"offset", std::to_string(r.offset)},
-                                                        {"error", batch.error().message()}});
-        } else if (Status st = store_.Append(*batch); !st.ok()) {
-          errors_.Inc({"append"});
-          log::Error("columnar store append failed", {{"error", st.message()}});
-          std::this_thread::sleep_for(std::chrono::milliseconds(500));
-          break;  // retry this record
-        } else {
-          rows_.Inc({}, batch->rows.size());
-        }
-        next = r.offset + 1;
-        store_.NoteLogOffset(next);
-      }
-      {
-        std::lock_guard lock(mu_);
-        applied_ = next;
-      }
-      applied_cv_.notify_all();
+      pending_ = std::move(*records);
+    }
+    if (pending_.empty()) {
+      NoteCaughtUp();
+      // Idle: let the store seal tails that reached their age; on a partitioned log what is sealed
+      // is what the group may commit.
+      if (Status st = store_.Flush(); !st.ok()) log::Warn("store flush failed", {{"error", st.message()}});
+      else if (columnar_ && !resume_from_store_) CommitConsumer();
+    } else {
+      Process(pending_);
+      if (!columnar_ && pending_.empty()) CommitConsumer();  // durable when Append returned
     }
     auto now = std::chrono::steady_clock::now();
     if (now - last_retention > std::chrono::hours(1)) {

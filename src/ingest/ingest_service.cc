@@ -34,19 +34,13 @@ void IngestService::RememberLocked(std::string key, size_t accepted) {
 }
 
 Status IngestService::RebuildDedupIndex(size_t max_records) {
-  uint64_t end = log_.EndOffset();
-  uint64_t from = end > max_records ? end - max_records : 0;
-  while (from < end) {
-    WARD_ASSIGN_OR_RETURN(std::vector<events::LogRecord> records, log_.Read(from, 4096, 64ull << 20));
-    if (records.empty()) break;
-    std::lock_guard lock(mu_);
-    for (const events::LogRecord& r : records) {
-      auto batch = events::DecodeBatch(r.data, registry_);
-      if (batch && !batch->batch_id.empty()) {
-        RememberLocked(DedupKey(batch->tenant_id, batch->device_id, batch->batch_id), batch->rows.size());
-      }
+  WARD_ASSIGN_OR_RETURN(std::vector<events::LogRecord> records, log_.ReadRecent(max_records));
+  std::lock_guard lock(mu_);
+  for (const events::LogRecord& r : records) {
+    auto batch = events::DecodeBatch(r.data, registry_);
+    if (batch && !batch->batch_id.empty()) {
+      RememberLocked(DedupKey(batch->tenant_id, batch->device_id, batch->batch_id), batch->rows.size());
     }
-    from = records.back().offset + 1;
   }
   return Status::Ok();
 }
@@ -100,7 +94,8 @@ Result<IngestReply> IngestService::Ingest(const state::Machine& device, std::str
   events_total_.Inc({"accepted"}, reply.accepted);
   events_total_.Inc({"rejected"}, reply.rejected.size());
   // A batch whose events were all rejected still records its id: a retry would fail the same way.
-  auto offset = log_.AppendSync(events::EncodeBatch(parsed->batch));
+  // Keyed by device: on a partitioned log a device's batches stay in order in one partition.
+  auto offset = log_.AppendSync(events::EncodeBatch(parsed->batch), device.id);
   if (!offset) {
     release();
     batches_total_.Inc({"failed"});

@@ -27,7 +27,7 @@ struct IngestReply {
   size_t accepted = 0;  // for a duplicate: what the first copy stored
   std::vector<Rejection> rejected;
   bool duplicate = false;
-  uint64_t log_offset = 0;
+  uint64_t log_offset = 0;  // within the record's partition
 };
 
 class IngestService {
@@ -35,7 +35,10 @@ class IngestService {
   IngestService(events::EventLog& log, const events::SchemaRegistry& registry, metrics::Registry& metrics,
                 TelemetryLimits limits = {});
 
-  // Rebuilds the recent-batch index from the last `max_records` records of the log.
+  // Rebuilds the recent-batch index from the last `max_records` records of the log (EventLog::ReadRecent).
+  // On Kafka that is the last max_records/partitions records of each partition: batches are keyed by
+  // device, so a retry is recognised when its first copy is that recent in its device's partition, and
+  // across nodes or further back the guarantee is at-least-once (the batch may be stored twice).
   Status RebuildDedupIndex(size_t max_records = 200000);
 
   // Blocks until the accepted rows are durable. Errors: InvalidArgument (undecodable body, bad batch

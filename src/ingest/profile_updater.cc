@@ -46,14 +46,14 @@ void AppendAddresses(const std::string& json_text, std::vector<std::string>* out
 }  // namespace
 
 ProfileUpdater::ProfileUpdater(events::EventLog& log, state::StateStore& store, rbac::Authorizer& authz,
-                               const events::SchemaRegistry& registry, std::string cursor_dir)
-    : log_(log), store_(store), authz_(authz), registry_(registry), cursor_dir_(std::move(cursor_dir)) {}
+                               const events::SchemaRegistry& registry)
+    : log_(log), store_(store), authz_(authz), registry_(registry) {}
 
 ProfileUpdater::~ProfileUpdater() { Stop(); }
 
 Status ProfileUpdater::Start() {
-  WARD_ASSIGN_OR_RETURN(events::Cursor cursor, events::Cursor::Open(cursor_dir_, "profiles"));
-  applied_ = cursor.offset();
+  WARD_ASSIGN_OR_RETURN(consumer_, log_.OpenConsumer("profiles"));
+  committed_ = consumer_->committed();
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -62,6 +62,11 @@ void ProfileUpdater::Stop() {
   if (!thread_.joinable()) return;
   stop_ = true;
   thread_.join();
+}
+
+events::LogPosition ProfileUpdater::committed() {
+  std::lock_guard lock(mu_);
+  return committed_;
 }
 
 void ProfileUpdater::Fold(const events::RowBatch& batch) {
@@ -140,34 +145,33 @@ Status ProfileUpdater::FlushPending() {
 }
 
 void ProfileUpdater::Run() {
-  auto cursor = events::Cursor::Open(cursor_dir_, "profiles");
-  if (!cursor) {
-    log::Error("profile cursor unavailable", {{"error", cursor.error().message()}});
-    return;
-  }
-  uint64_t next = cursor->offset();
   auto last_flush = std::chrono::steady_clock::now();
+  bool folded = false;  // records polled since the last commit
   while (!stop_) {
-    if (log_.WaitForData(next, std::chrono::milliseconds(200))) {
-      auto records = log_.Read(next, 2048, 32ull << 20);
-      if (records) {
-        for (const events::LogRecord& r : *records) {
-          if (auto batch = events::DecodeBatch(r.data, registry_)) Fold(*batch);
-          next = r.offset + 1;
-        }
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto records = consumer_->Poll(2048, 32ull << 20, std::chrono::milliseconds(200));
+    if (records) {
+      for (const events::LogRecord& r : *records) {
+        if (auto batch = events::DecodeBatch(r.data, registry_)) Fold(*batch);
       }
+      folded = folded || !records->empty();
+    } else {
+      log::Warn("profile updater: event log read failed", {{"error", records.error().message()}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
     auto now = std::chrono::steady_clock::now();
-    if ((now - last_flush > std::chrono::seconds(1) || stop_) && next != cursor->offset()) {
+    if ((now - last_flush > std::chrono::seconds(1) || stop_) && folded) {
       last_flush = now;
       if (Status st = FlushPending(); !st.ok()) {
         log::Warn("machine profile update failed; will retry", {{"error", st.message()}});
         continue;
       }
-      if (Status st = cursor->Commit(next); !st.ok()) log::Warn("profile cursor commit failed", {{"error", st.message()}});
-      applied_ = next;
+      if (Status st = consumer_->Commit(); !st.ok()) {
+        log::Warn("profile cursor commit failed", {{"error", st.message()}});
+        continue;
+      }
+      folded = false;
+      std::lock_guard lock(mu_);
+      committed_ = consumer_->committed();
     }
   }
 }

@@ -1,11 +1,13 @@
 #pragma once
 // Keeps machine profiles in the state store up to date from telemetry: a consumer of the event log
-// with its own cursor. It folds each batch into per-device facts (last event time, DeviceInfo OS and
+// (consumer group "profiles"). It folds each batch into per-device facts (last event time, DeviceInfo OS and
 // users, DeviceNetworkInfo addresses, reported tags) and writes the changed machines about once a
-// second, then commits its cursor — so a crash replays at most that second, and replay is harmless
+// second, then commits the group — so a crash replays at most that second, and replay is harmless
 // (the updates are idempotent).
 #include <atomic>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -21,12 +23,12 @@ namespace ward::ingest {
 class ProfileUpdater {
  public:
   ProfileUpdater(events::EventLog& log, state::StateStore& store, rbac::Authorizer& authz,
-                 const events::SchemaRegistry& registry, std::string cursor_dir);
+                 const events::SchemaRegistry& registry);
   ~ProfileUpdater();
   Status Start();
   void Stop();
-  // Everything below this offset is folded into the store and the cursor is committed there.
-  uint64_t applied_offset() const { return applied_.load(); }
+  // Everything before this position is folded into the store and committed.
+  events::LogPosition committed();
 
  private:
   struct Pending {
@@ -47,9 +49,10 @@ class ProfileUpdater {
   state::StateStore& store_;
   rbac::Authorizer& authz_;
   const events::SchemaRegistry& registry_;
-  std::string cursor_dir_;
   std::map<std::pair<std::string, std::string>, Pending> pending_;
-  std::atomic<uint64_t> applied_{0};
+  std::unique_ptr<events::LogConsumer> consumer_;
+  std::mutex mu_;
+  events::LogPosition committed_;  // guarded by mu_
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

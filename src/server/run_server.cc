@@ -178,21 +178,24 @@ Status Serve(const ServeOptions& o) {
   fs::create_directories(events_dir + "/cursors");
   events::FileEventLogOptions log_options;
   log_options.dir = events_dir + "/log";
+  log_options.cursor_dir = events_dir + "/cursors";
   // Segments younger than this stay: a batch retried after a restart is still recognised as a
   // duplicate (the dedup index is rebuilt from the log), and streams can replay that far back.
   log_options.min_retention = std::chrono::hours(cfg.stream_replay_hours);
-  WARD_ASSIGN_OR_RETURN(auto event_log, events::FileEventLog::Open(log_options));
+  // Everything below uses the EventLog seam only: a KafkaEventLog (events/kafka_event_log.h) can take this place.
+  std::unique_ptr<events::EventLog> event_log;
+  WARD_ASSIGN_OR_RETURN(event_log, events::FileEventLog::Open(log_options));
   events::ColumnarStoreOptions store_options;
   store_options.dir = events_dir + "/store";
   store_options.retention = std::chrono::hours(24 * cfg.retention_days);
   WARD_ASSIGN_OR_RETURN(auto event_store, events::ColumnarStore::Open(store_options, schema));
   events::StoreWriter store_writer(*event_log, *event_store, schema, registry);
-  store_writer.Start();
-  ingest::ProfileUpdater profiles(*event_log, *store, authz, schema, events_dir + "/cursors");
+  WARD_RETURN_IF_ERROR(store_writer.Start());
+  ingest::ProfileUpdater profiles(*event_log, *store, authz, schema);
   WARD_RETURN_IF_ERROR(profiles.Start());
   // Detection: its own log consumer; alerts go to the state store and back into the log.
   detect::AlertWriter alert_writer(*store, event_log.get(), schema);
-  detect::DetectionEngine detection(*event_log, *store, alert_writer, schema, events_dir + "/cursors", registry);
+  detect::DetectionEngine detection(*event_log, *store, alert_writer, schema, registry);
   detection.AddDetector(std::make_unique<detect::IocDetector>(*store, schema));
   detect::SigmaDetector* sigma_rules = nullptr;
   {
@@ -218,7 +221,9 @@ Status Serve(const ServeOptions& o) {
   custom_options.query = cfg.hunting;
   custom_options.query.threads = 1;  // scheduled work leaves a core to interactive hunting
   custom_options.max_lookback = std::min<std::chrono::milliseconds>(custom_options.max_lookback, cfg.hunting.lookback);
-  custom_options.before_run = [&] { store_writer.WaitUntilApplied(event_log->EndOffset(), std::chrono::seconds(30)); };
+  custom_options.before_run = [&] {
+    if (auto end = event_log->EndPosition()) store_writer.WaitUntilApplied(*end, std::chrono::seconds(30));
+  };
   detect::CustomDetections custom_detections(*store, *event_store, alert_writer, schema, registry, custom_options);
   WARD_RETURN_IF_ERROR(custom_detections.Start());
   // Streaming: each destination is its own log consumer (src/stream/stream_service.h).
@@ -332,9 +337,10 @@ Status Serve(const ServeOptions& o) {
       auto n = store->DeleteExpired(now);
       if (!n) log::Warn("sweeping expired OAuth artefacts failed", {{"error", n.error().message()}});
       // The log is kept until every consumer is past it (and for the dedup window).
-      uint64_t oldest_needed = std::min({event_store->durable_log_offset(), profiles.applied_offset(),
-                                         detection.applied_offset(), streaming.oldest_needed()});
-      if (Status st = event_log->TruncateBefore(oldest_needed); !st.ok())
+      events::LogPosition oldest_needed = events::MinPosition(
+          events::MinPosition(store_writer.needed(), profiles.committed()),
+          events::MinPosition(detection.committed(), streaming.oldest_needed()));
+      if (Status st = event_log->ReleaseBefore(oldest_needed); !st.ok())
         log::Warn("event log truncation failed", {{"error", st.message()}});
     }
   });

@@ -154,37 +154,47 @@ class StreamService::Worker {
     if (thread_.joinable()) thread_.join();
   }
 
-  uint64_t committed() const { return committed_.load(); }
+  events::LogPosition committed() {
+    std::lock_guard lock(mu_);
+    return committed_;
+  }
   DestinationStatus Snapshot() {
+    events::LogPosition end = service_.log_.EndPosition().value_or(events::LogPosition{});
     std::lock_guard lock(mu_);
     DestinationStatus s = status_;
-    s.cursor = committed_.load();
-    s.end_offset = service_.log_.EndOffset();
+    s.cursor = events::TotalOffset(committed_);
+    s.end_offset = std::max(s.cursor, events::TotalOffset(end));
     int64_t oldest = oldest_pending_ticks_.load();
     s.lag_seconds = oldest > 0 ? std::max<double>(0, static_cast<double>(NowTicks() - oldest) / kTicksPerSecond) : 0;
     return s;
   }
 
  private:
-  std::string CursorPath() const { return service_.options_.cursor_dir + "/" + consumer_ + ".cursor"; }
   std::string ReplayPath() const { return service_.options_.cursor_dir + "/" + consumer_ + ".replay"; }
 
-  // Opens the cursor, applying a replay request once.
-  Result<events::Cursor> OpenCursor() {
-    bool existed = fs::exists(CursorPath());
-    WARD_ASSIGN_OR_RETURN(events::Cursor cursor, events::Cursor::Open(service_.options_.cursor_dir, consumer_));
-    if (!existed) {
+  // Joins the destination's consumer group, applying a replay request once (this node's marker file).
+  Result<std::unique_ptr<events::LogConsumer>> OpenConsumer() {
+    events::EventLog& log = service_.log_;
+    WARD_ASSIGN_OR_RETURN(std::optional<events::LogPosition> committed, log.CommittedPosition(consumer_));
+    if (!committed) {
       // Created on a node that did not prepare it: start with what arrives from now on.
-      WARD_RETURN_IF_ERROR(cursor.Commit(service_.log_.EndOffset()));
+      WARD_ASSIGN_OR_RETURN(events::LogPosition end, log.EndPosition());
+      WARD_RETURN_IF_ERROR(log.CommitGroup(consumer_, end));
     }
     if (config_.replay_generation > ReadInt64File(ReplayPath())) {
-      uint64_t from = service_.OffsetAt(config_.replay_from_ticks);
-      WARD_RETURN_IF_ERROR(cursor.Commit(from));
+      // The group is moved while this node has no member in it (the worker restarted for the replay).
+      WARD_ASSIGN_OR_RETURN(events::LogPosition from, service_.PositionAt(config_.replay_from_ticks));
+      WARD_RETURN_IF_ERROR(log.CommitGroup(consumer_, from));
       WARD_RETURN_IF_ERROR(WriteFileAtomically(ReplayPath(), std::to_string(config_.replay_generation)));
       log::Info("stream destination replays", {{"configuration", config_.id}, {"destination", name_},
-                                                {"fromOffset", std::to_string(from)}});
+                                                {"fromOffset", std::to_string(events::TotalOffset(from))}});
     }
-    return cursor;
+    return log.OpenConsumer(consumer_);
+  }
+
+  void NoteCommitted(events::LogConsumer& consumer) {
+    std::lock_guard lock(mu_);
+    committed_ = consumer.committed();
   }
 
   bool SleepFor(std::chrono::milliseconds d) {
@@ -204,7 +214,9 @@ class StreamService::Worker {
   void Collect(const events::LogRecord& record) {
     auto batch = events::DecodeBatch(record.data, service_.registry_);
     if (!batch) {
-      log::Warn("stream: undecodable log record skipped", {{"offset", std::to_string(record.offset)}, {"error", batch.error().message()}});
+      log::Warn("stream: undecodable log record skipped", {{"offset", std::to_string(record.offset)},
+                                                           {"partition", std::to_string(record.partition)},
+                                                           {"error", batch.error().message()}});
       return;
     }
     if (batch->tenant_id != config_.tenant_id) return;
@@ -292,11 +304,11 @@ class StreamService::Worker {
   }
 
   void Run() {
-    // The sink and the cursor are made here, so a failure is a visible, retried state.
+    // The sink and the consumer are made here, so a failure is a visible, retried state.
     std::unique_ptr<Sink> sink;
-    std::optional<events::Cursor> cursor;
+    std::unique_ptr<events::LogConsumer> consumer;
     auto backoff = service_.options_.retry_initial;
-    while (!stop_.load() && (!sink || !cursor)) {
+    while (!stop_.load() && (!sink || !consumer)) {
       const DestinationType* kind = FindDestinationType(type_);
       if (!kind) {
         SetError("unknown destination type " + type_);
@@ -305,66 +317,69 @@ class StreamService::Worker {
         if (made) sink = std::move(*made);
         else SetError(made.error().message());
       }
-      if (sink && !cursor) {
-        auto opened = OpenCursor();
-        if (opened) cursor.emplace(std::move(*opened));
+      if (sink && !consumer) {
+        auto opened = OpenConsumer();
+        if (opened) consumer = std::move(*opened);
         else SetError(opened.error().message());
       }
-      if (sink && cursor) break;
+      if (sink && consumer) break;
       if (!SleepFor(backoff)) return;
       backoff = std::min(backoff * 2, service_.options_.retry_max);
     }
-    if (!sink || !cursor) return;
-    committed_.store(cursor->offset());
+    if (!sink || !consumer) return;
+    NoteCommitted(*consumer);
     rate_since_ = Clock::now();
 
-    uint64_t pos = cursor->offset();
     auto last_delivery = Clock::now() - sink->min_interval();
     auto last_commit = Clock::now();
     const size_t max_batch = std::max<size_t>(1, sink->max_batch_records());
     while (!stop_.load()) {
       UpdateRate();
       if (pending_.size() < max_batch) {
-        auto records = service_.log_.Read(pos, service_.options_.read_batches, 16u << 20);
+        // Wait for records only when there is nothing to deliver, or the destination's interval has
+        // not passed yet.
+        auto since_delivery = Clock::now() - last_delivery;
+        std::chrono::milliseconds wait(200);
+        if (!pending_.empty()) {
+          wait = since_delivery < sink->min_interval()
+                     ? std::max(std::chrono::duration_cast<std::chrono::milliseconds>(sink->min_interval() - since_delivery),
+                                std::chrono::milliseconds(1))
+                     : std::chrono::milliseconds(0);
+        }
+        auto records = consumer->Poll(service_.options_.read_batches, 16u << 20, wait);
         if (!records) {
           SetError("reading the event log: " + records.error().message());
           if (!SleepFor(service_.options_.retry_initial)) return;
           continue;
         }
-        for (const events::LogRecord& r : *records) {
-          Collect(r);
-          pos = r.offset + 1;
-        }
+        for (const events::LogRecord& r : *records) Collect(r);
         if (!pending_.empty() && oldest_pending_ticks_.load() == 0) oldest_pending_ticks_.store(pending_.front().time_ticks);
-        auto since_delivery = Clock::now() - last_delivery;
+        since_delivery = Clock::now() - last_delivery;
         if (!records->empty()) {
           // Gather more while the destination's interval has not passed.
           if (!pending_.empty() && pending_.size() < max_batch && since_delivery < sink->min_interval()) continue;
         } else if (pending_.empty()) {
-          // Nothing for this destination: the cursor still moves past what it skipped, now and then.
-          if (pos > cursor->offset() && Clock::now() - last_commit >= kIdleCommitEvery) {
-            if (cursor->Commit(pos).ok()) committed_.store(pos);
+          // Nothing for this destination: the group still moves past what it skipped, now and then.
+          if (consumer->position() != consumer->committed() && Clock::now() - last_commit >= kIdleCommitEvery) {
+            if (consumer->Commit().ok()) NoteCommitted(*consumer);
             last_commit = Clock::now();
           }
-          service_.log_.WaitForData(pos, std::chrono::milliseconds(200));
           continue;
         } else if (since_delivery < sink->min_interval()) {
-          auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(sink->min_interval() - since_delivery);
-          service_.log_.WaitForData(pos, std::max(wait, std::chrono::milliseconds(1)));
           continue;
         }
       }
       if (!pending_.empty()) {
-        if (!DeliverPending(*sink)) return;  // stopping: the cursor stays, these are sent again later
+        if (!DeliverPending(*sink)) return;  // stopping: the group is not committed, these are sent again later
         pending_.clear();
         oldest_pending_ticks_.store(0);
         last_delivery = Clock::now();
       }
-      if (pos == cursor->offset()) continue;
-      if (ward::Status st = cursor->Commit(pos); !st.ok()) {
+      if (consumer->position() == consumer->committed()) continue;
+      if (ward::Status st = consumer->Commit(); !st.ok()) {
         SetError("committing the cursor: " + st.message());
       } else {
-        committed_.store(pos);
+        NoteCommitted(*consumer);
         last_commit = Clock::now();
       }
     }
@@ -379,8 +394,8 @@ class StreamService::Worker {
   MachineGroups groups_cache_{service_.store_};
   std::vector<StreamRecord> pending_;
   std::atomic<int64_t> oldest_pending_ticks_{0};
-  std::atomic<uint64_t> committed_{0};
   std::mutex mu_;
+  events::LogPosition committed_;  // guarded by mu_
   DestinationStatus status_;
   uint64_t rate_base_ = 0;
   Clock::time_point rate_since_;
@@ -505,50 +520,42 @@ Status StreamService::ReconcileOnce() {
 
 Status StreamService::PrepareCursors(const state::StreamConfiguration& config, std::optional<int64_t> from_ticks) {
   WARD_ASSIGN_OR_RETURN(json::Value destinations, json::Value::Parse(config.destinations_json));
-  std::error_code ec;
-  fs::create_directories(options_.cursor_dir, ec);
-  uint64_t start = from_ticks ? OffsetAt(*from_ticks) : log_.EndOffset();
+  std::optional<events::LogPosition> start;
   for (const json::Value& d : destinations.items()) {
     std::string consumer = ConsumerName(config.id, d.GetString("name").value_or(""));
-    if (fs::exists(options_.cursor_dir + "/" + consumer + ".cursor")) continue;
-    WARD_ASSIGN_OR_RETURN(events::Cursor cursor, events::Cursor::Open(options_.cursor_dir, consumer));
-    WARD_RETURN_IF_ERROR(cursor.Commit(start));
+    WARD_ASSIGN_OR_RETURN(std::optional<events::LogPosition> committed, log_.CommittedPosition(consumer));
+    if (committed) continue;
+    if (!start) {
+      if (from_ticks) {
+        WARD_ASSIGN_OR_RETURN(start, PositionAt(*from_ticks));
+      } else {
+        WARD_ASSIGN_OR_RETURN(start, log_.EndPosition());
+      }
+    }
+    WARD_RETURN_IF_ERROR(log_.CommitGroup(consumer, *start));
   }
   return Status::Ok();
 }
 
-uint64_t StreamService::oldest_needed() const {
+events::LogPosition StreamService::oldest_needed() const {
   std::lock_guard lock(mu_);
-  uint64_t oldest = std::numeric_limits<uint64_t>::max();
-  for (const auto& [key, w] : workers_) oldest = std::min(oldest, w->committed());
+  events::LogPosition oldest;
+  for (const auto& [key, w] : workers_) oldest = events::MinPosition(oldest, w->committed());
   return oldest;
 }
 
-int64_t StreamService::earliest_replayable_ticks() {
-  auto first = log_.Read(0, 1, 1);
-  // A log that never dropped a segment holds everything: any time is replayable.
-  if (!first || first->empty() || (*first)[0].offset == 0) return 0;
-  auto batch = events::DecodeBatch((*first)[0].data, registry_);
+int64_t StreamService::RecordTicks(const events::LogRecord& record) const {
+  auto batch = events::DecodeBatch(record.data, registry_);
   return batch ? batch->received_ticks : 0;
 }
 
-uint64_t StreamService::OffsetAt(int64_t ticks) {
-  // Received times grow with offsets (to within concurrent appends), so a binary search finds the
-  // first record at or after `ticks`.
-  auto first = log_.Read(0, 1, 1);
-  uint64_t lo = first && !first->empty() ? (*first)[0].offset : log_.EndOffset();
-  uint64_t hi = log_.EndOffset();
-  while (lo < hi) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    auto rec = log_.Read(mid, 1, 1);
-    int64_t at = 0;
-    if (rec && !rec->empty()) {
-      if (auto batch = events::DecodeBatch((*rec)[0].data, registry_)) at = batch->received_ticks;
-    }
-    if (at < ticks) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+int64_t StreamService::earliest_replayable_ticks() {
+  // A log that never dropped a record holds everything: any time is replayable.
+  return log_.EarliestRetainedTicks([this](const events::LogRecord& r) { return RecordTicks(r); }).value_or(0);
+}
+
+Result<events::LogPosition> StreamService::PositionAt(int64_t ticks) {
+  return log_.PositionAt(ticks, [this](const events::LogRecord& r) { return RecordTicks(r); });
 }
 
 std::vector<DestinationStatus> StreamService::StatusOf(const std::string& tenant, const std::string& config_id) {
@@ -581,14 +588,20 @@ Result<std::vector<DeadLetter>> StreamService::DeadLetters(const std::string& te
   return out;
 }
 
-bool StreamService::WaitUntilDelivered(const std::string& tenant, const std::string& config_id, uint64_t offset,
-                                       std::chrono::milliseconds timeout) {
+bool StreamService::WaitUntilDelivered(const std::string& tenant, const std::string& config_id,
+                                       const events::LogPosition& position, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
+  const std::string prefix = tenant + "/" + config_id + "/";
   while (Clock::now() < deadline) {
-    auto statuses = StatusOf(tenant, config_id);
-    bool done = !statuses.empty() &&
-                std::all_of(statuses.begin(), statuses.end(), [&](const DestinationStatus& s) { return s.cursor >= offset; });
-    if (done) return true;
+    bool any = false, done = true;
+    {
+      std::lock_guard lock(mu_);
+      for (auto it = workers_.lower_bound(prefix); it != workers_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+        any = true;
+        done = done && events::Reached(it->second->committed(), position);
+      }
+    }
+    if (any && done) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;

@@ -1,6 +1,6 @@
 #pragma once
 // The streaming API's engine: every destination of every enabled stream configuration is a consumer
-// of the durable event log with its own persisted cursor and its own thread.
+// group of the durable event log ("stream-<config id>.<destination>") with its own thread.
 //
 // Delivery: a destination reads log records from its cursor, keeps the rows of its configuration's
 // tenant, event types and device groups, renders them in MDE's record format and hands them to its
@@ -41,7 +41,7 @@
 namespace ward::stream {
 
 struct StreamServiceOptions {
-  std::string cursor_dir;       // <data-dir>/events/cursors
+  std::string cursor_dir;       // <data-dir>/events/cursors: this node's replay markers ("<consumer>.replay")
   std::string dead_letter_dir;  // <data-dir>/streaming/deadletters
   SinkContext sink_context;
   std::chrono::milliseconds refresh{1000};
@@ -54,7 +54,8 @@ struct StreamServiceOptions {
 struct DestinationStatus {
   std::string name, type;
   std::string state;  // Running | Retrying | Stopped
-  uint64_t cursor = 0, end_offset = 0;  // log offsets: lag in log records is their difference
+  // Committed and end positions summed over the log's partitions: lag in log records is their difference.
+  uint64_t cursor = 0, end_offset = 0;
   double lag_seconds = 0;               // age of the oldest record not yet confirmed (0 when caught up)
   uint64_t delivered = 0, rejected = 0, deliveries = 0, failures = 0;  // since the server started
   double records_per_second = 0;        // over the last few seconds
@@ -83,30 +84,31 @@ class StreamService {
   // record appended between the API's answer and the worker's start is missed.
   Status PrepareCursors(const state::StreamConfiguration& config, std::optional<int64_t> from_ticks);
 
-  // The lowest offset a destination still needs (UINT64_MAX when there are none): the log keeps it.
-  uint64_t oldest_needed() const;
+  // The oldest position a destination still needs (empty when there are none): the log keeps it.
+  events::LogPosition oldest_needed() const;
   // The earliest received time the log can still replay from (0 when it holds everything ever appended).
   int64_t earliest_replayable_ticks();
-  // First log offset received at or after `ticks` (EndOffset when none).
-  uint64_t OffsetAt(int64_t ticks);
+  // Per partition, the first record received at or after `ticks` (the end when none).
+  Result<events::LogPosition> PositionAt(int64_t ticks);
 
   // Status of a configuration's destinations (empty when it runs nowhere: disabled or unknown).
   std::vector<DestinationStatus> StatusOf(const std::string& tenant, const std::string& config_id);
   // The newest `limit` dead letters of one destination, newest first.
   Result<std::vector<DeadLetter>> DeadLetters(const std::string& tenant, const std::string& config_id,
                                               const std::string& destination, size_t limit);
-  // Blocks until every destination of the configuration has confirmed every record below `offset`
+  // Blocks until every destination of the configuration has confirmed every record before `position`
   // (tests and benchmarks), or the timeout.
-  bool WaitUntilDelivered(const std::string& tenant, const std::string& config_id, uint64_t offset,
+  bool WaitUntilDelivered(const std::string& tenant, const std::string& config_id, const events::LogPosition& position,
                           std::chrono::milliseconds timeout);
 
-  // Where a destination keeps its cursor and dead letters: "<config id>.<destination name>".
+  // The destination's consumer group name (and replay marker): "stream-<config id>.<destination name>".
   static std::string ConsumerName(const std::string& config_id, const std::string& destination);
 
  private:
   class Worker;
   void Run();
   Status ReconcileOnce();
+  int64_t RecordTicks(const events::LogRecord& record) const;
   std::string DeadLetterPath(const std::string& config_id, const std::string& destination) const;
 
   events::EventLog& log_;

@@ -43,6 +43,7 @@ class DetectionEngineTest : public ::testing::Test {
     ASSERT_TRUE(state::Repo<state::Indicator>(*store_).Insert(i).ok());
     events::FileEventLogOptions lo;
     lo.dir = (dir_ / "log").string();
+    lo.cursor_dir = (dir_ / "cursors").string();
     auto log = events::FileEventLog::Open(lo);
     ASSERT_TRUE(log);
     log_ = std::move(*log);
@@ -74,10 +75,10 @@ class DetectionEngineTest : public ::testing::Test {
   void RunUntil(uint64_t offset) {
     metrics::Registry metrics;
     AlertWriter writer(*store_, log_.get(), reg_);
-    DetectionEngine engine(*log_, *store_, writer, reg_, (dir_ / "cursors").string(), metrics);
+    DetectionEngine engine(*log_, *store_, writer, reg_, metrics);
     engine.AddDetector(std::make_unique<IocDetector>(*store_, reg_, std::chrono::milliseconds(0)));
     ASSERT_TRUE(engine.Start().ok());
-    ASSERT_TRUE(engine.WaitUntilApplied(offset, std::chrono::seconds(20)));
+    ASSERT_TRUE(engine.WaitUntilApplied({offset}, std::chrono::seconds(20)));
     engine.Stop();
   }
   std::vector<state::Alert> Alerts() { return *state::Repo<state::Alert>(*store_).List("t"); }

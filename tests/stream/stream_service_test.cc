@@ -48,6 +48,7 @@ class StreamServiceTest : public state::TempStateStoreTest {
     TempStateStoreTest::SetUp();
     events::FileEventLogOptions lo;
     lo.dir = dir_.File("log");
+    lo.cursor_dir = dir_.File("cursors");
     log_ = std::move(*events::FileEventLog::Open(lo));
     state::DeviceGroup web{tenant_, 7, "Web servers"};
     web.rank = 1;
@@ -119,7 +120,7 @@ TEST_F(StreamServiceTest, DeliversEveryRecordOfItsTablesInMdeFormat) {
   Append(kWeb, 2);
   Append(kDb, 4);
   Append(kWeb, 5, "another-tenant");
-  ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, log_->EndOffset(), 10s));
+  ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, {log_->EndOffset()}, 10s));
   auto lines = Lines();
   ASSERT_EQ(lines.size(), 6u);
   EXPECT_FALSE(fs::exists(dir_.File("files") + "/out/DeviceFileEvents.ndjson"));
@@ -154,7 +155,7 @@ TEST_F(StreamServiceTest, DeviceGroupFilterKeepsOnlyThoseGroups) {
   ASSERT_TRUE(svc.Start().ok());
   Append(kWeb, 2);
   Append(kDb, 4);
-  ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, log_->EndOffset(), 10s));
+  ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, {log_->EndOffset()}, 10s));
   auto lines = Lines();
   ASSERT_EQ(lines.size(), 2u);
   for (const json::Value& l : lines) EXPECT_EQ(l.Find("properties")->GetString("DeviceId"), kWeb);
@@ -181,9 +182,9 @@ TEST_F(StreamServiceTest, AFailingDestinationLagsThenDrainsWithoutLoss) {
   EXPECT_EQ(s.delivered, 0u);
   EXPECT_LT(s.cursor, s.end_offset);
   EXPECT_GT(s.lag_seconds, 0);
-  EXPECT_EQ(svc.oldest_needed(), s.cursor);  // the log keeps what it has not delivered
+  EXPECT_EQ(events::TotalOffset(svc.oldest_needed()), s.cursor);  // the log keeps what it has not delivered
   fs::remove(dir_.File("files") + "/out");
-  ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, log_->EndOffset(), 10s));
+  ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, {log_->EndOffset()}, 10s));
   EXPECT_EQ(Lines().size(), 30u);
   auto after = svc.StatusOf(tenant_, c.id);
   EXPECT_EQ(after[0].state, "Running");
@@ -198,14 +199,14 @@ TEST_F(StreamServiceTest, ARestartResumesFromTheCursorAndAReplaySendsAgain) {
     ASSERT_TRUE(state::Repo<state::StreamConfiguration>(*store_).Insert(c).ok());
     ASSERT_TRUE(svc.Start().ok());
     Append(kWeb, 2);
-    ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, log_->EndOffset(), 10s));
+    ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, {log_->EndOffset()}, 10s));
   }
   int64_t between = NowTicks();
   Append(kWeb, 3);  // while the service is down
   {
     StreamService svc(*log_, *store_, Schema(), metrics_, options_);
     ASSERT_TRUE(svc.Start().ok());
-    ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, log_->EndOffset(), 10s));
+    ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, {log_->EndOffset()}, 10s));
     EXPECT_EQ(Lines().size(), 5u);
     // Replay from between the two batches: the second batch again, once.
     auto stored = *state::Repo<state::StreamConfiguration>(*store_).Get(tenant_, c.id);
@@ -214,13 +215,13 @@ TEST_F(StreamServiceTest, ARestartResumesFromTheCursorAndAReplaySendsAgain) {
     ASSERT_TRUE(state::Repo<state::StreamConfiguration>(*store_).Update(stored).ok());
     svc.Reconcile();
     for (int i = 0; i < 500 && Lines().size() < 8; ++i) std::this_thread::sleep_for(10ms);
-    ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, log_->EndOffset(), 10s));
+    ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, {log_->EndOffset()}, 10s));
     EXPECT_EQ(Lines().size(), 8u);
   }
   {
     StreamService svc(*log_, *store_, Schema(), metrics_, options_);
     ASSERT_TRUE(svc.Start().ok());
-    ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, log_->EndOffset(), 10s));
+    ASSERT_TRUE(svc.WaitUntilDelivered(tenant_, c.id, {log_->EndOffset()}, 10s));
     std::this_thread::sleep_for(100ms);
     EXPECT_EQ(Lines().size(), 8u);  // the replay is not repeated by a restart
   }
@@ -242,13 +243,13 @@ TEST_F(StreamServiceTest, ReplayReachesBackAsFarAsTheLogDoes) {
     std::this_thread::sleep_for(2ms);
   }
   EXPECT_EQ(svc.earliest_replayable_ticks(), 0);  // nothing dropped yet: any time is replayable
-  EXPECT_EQ(svc.OffsetAt(0), 0u);
-  EXPECT_EQ(svc.OffsetAt(times[3]), 3u);
-  EXPECT_EQ(svc.OffsetAt(times[3] + 1), 4u);
-  EXPECT_EQ(svc.OffsetAt(times[5] + 1), 6u);  // after everything: the end
+  EXPECT_EQ(*svc.PositionAt(0), events::LogPosition{0});
+  EXPECT_EQ(*svc.PositionAt(times[3]), events::LogPosition{3});
+  EXPECT_EQ(*svc.PositionAt(times[3] + 1), events::LogPosition{4});
+  EXPECT_EQ(*svc.PositionAt(times[5] + 1), events::LogPosition{6});  // after everything: the end
   ASSERT_TRUE(log_->TruncateBefore(2).ok());
   EXPECT_EQ(svc.earliest_replayable_ticks(), times[2]);
-  EXPECT_EQ(svc.OffsetAt(0), 2u);  // as far back as the log reaches
+  EXPECT_EQ(*svc.PositionAt(0), events::LogPosition{2});  // as far back as the log reaches
 }
 
 TEST(StreamRecordTest, NamesAsMdeDoes) {
