@@ -41,6 +41,7 @@ class StoreWriter {
  private:
   void Run();
   void Process(std::vector<LogRecord>& records);
+  void ProcessGrouped(std::vector<LogRecord>& records);
   void CommitConsumer();
   void NoteCaughtUp();
 

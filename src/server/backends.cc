@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "events/clickhouse_store.h"
+#include "events/kafka_event_log.h"
 #include "state/postgres_state_store.h"
 #include "state/sqlite_state_store.h"
 
@@ -20,12 +22,34 @@ Result<std::unique_ptr<state::StateStore>> OpenStateStore(const std::string& dat
   return std::unique_ptr<state::StateStore>(std::move(store));
 }
 
+Result<std::unique_ptr<events::EventLog>> OpenEventLog(const Config& cfg, const events::FileEventLogOptions& file_options) {
+  if (cfg.log_url.empty()) {
+    WARD_ASSIGN_OR_RETURN(auto log, events::FileEventLog::Open(file_options));
+    return std::unique_ptr<events::EventLog>(std::move(log));
+  }
+  WARD_ASSIGN_OR_RETURN(events::KafkaEventLogOptions options, events::ParseKafkaUrl(cfg.log_url));
+  WARD_ASSIGN_OR_RETURN(auto log, events::KafkaEventLog::Open(std::move(options)));
+  return std::unique_ptr<events::EventLog>(std::move(log));
+}
+
+Result<std::unique_ptr<events::EventStore>> OpenEventStore(const Config& cfg, const events::ColumnarStoreOptions& columnar,
+                                                           const events::SchemaRegistry& schema) {
+  if (cfg.events_url.empty()) {
+    WARD_ASSIGN_OR_RETURN(auto store, events::ColumnarStore::Open(columnar, schema));
+    return std::unique_ptr<events::EventStore>(std::move(store));
+  }
+  events::ClickHouseStoreOptions options;
+  options.url = cfg.events_url;
+  options.retention = columnar.retention;
+  WARD_ASSIGN_OR_RETURN(auto store, events::ClickHouseStore::Open(std::move(options), schema));
+  return std::unique_ptr<events::EventStore>(std::move(store));
+}
+
 Result<std::unique_ptr<events::EventStore>> OpenEventStore(const std::string& data_dir, const Config& cfg) {
   events::ColumnarStoreOptions o;
   o.dir = data_dir + "/events/store";
   o.retention = std::chrono::hours(24 * cfg.retention_days);
-  WARD_ASSIGN_OR_RETURN(auto store, events::ColumnarStore::Open(o, events::SchemaRegistry::Hunting()));
-  return std::unique_ptr<events::EventStore>(std::move(store));
+  return OpenEventStore(cfg, o, events::SchemaRegistry::Hunting());
 }
 
 Result<bool> HoldsInstallation(state::StateStore& store) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "events/event_log.h"
 #include "events/event_store.h"
 #include "server/config.h"
 #include "state/state_store.h"
@@ -16,8 +17,14 @@ namespace ward::server {
 // `ward init`). PostgreSQL: connects and applies migrations; the database must exist.
 Result<std::unique_ptr<state::StateStore>> OpenStateStore(const std::string& data_dir, const Config& cfg, bool create);
 
-// The event store hunting reads. Embedded: the columnar store in <data-dir>/events/store (the server
-// opens that one itself, to feed it from the file log; this is for copying into a configured one).
+// The event log: `file_options` (the data directory's) unless config.json's "log" names Kafka.
+Result<std::unique_ptr<events::EventLog>> OpenEventLog(const Config& cfg, const events::FileEventLogOptions& file_options);
+
+// The event store hunting reads: the columnar store of `columnar` unless config.json's "events"
+// names ClickHouse (whose tables are created when missing).
+Result<std::unique_ptr<events::EventStore>> OpenEventStore(const Config& cfg, const events::ColumnarStoreOptions& columnar,
+                                                           const events::SchemaRegistry& schema);
+// The same for a data directory, with its defaults (`ward admin migrate`'s target).
 Result<std::unique_ptr<events::EventStore>> OpenEventStore(const std::string& data_dir, const Config& cfg);
 
 // Whether the store already holds an installation (at least one tenant).

@@ -182,13 +182,13 @@ Status Serve(const ServeOptions& o) {
   // Segments younger than this stay: a batch retried after a restart is still recognised as a
   // duplicate (the dedup index is rebuilt from the log), and streams can replay that far back.
   log_options.min_retention = std::chrono::hours(cfg.stream_replay_hours);
-  // Everything below uses the EventLog seam only: a KafkaEventLog (events/kafka_event_log.h) can take this place.
-  std::unique_ptr<events::EventLog> event_log;
-  WARD_ASSIGN_OR_RETURN(event_log, events::FileEventLog::Open(log_options));
+  // The log and the store are the embedded ones unless config.json names Kafka / ClickHouse; what
+  // follows uses only the EventLog and EventStore seams.
+  WARD_ASSIGN_OR_RETURN(std::unique_ptr<events::EventLog> event_log, OpenEventLog(cfg, log_options));
   events::ColumnarStoreOptions store_options;
   store_options.dir = events_dir + "/store";
   store_options.retention = std::chrono::hours(24 * cfg.retention_days);
-  WARD_ASSIGN_OR_RETURN(auto event_store, events::ColumnarStore::Open(store_options, schema));
+  WARD_ASSIGN_OR_RETURN(std::unique_ptr<events::EventStore> event_store, OpenEventStore(cfg, store_options, schema));
   events::StoreWriter store_writer(*event_log, *event_store, schema, registry);
   WARD_RETURN_IF_ERROR(store_writer.Start());
   ingest::ProfileUpdater profiles(*event_log, *store, authz, schema);

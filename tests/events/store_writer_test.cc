@@ -1,5 +1,6 @@
-// StoreWriter on a store that is durable at Append: it commits its consumer group after each Append,
-// retries a refused Append, and resumes after the committed position.
+// StoreWriter on a store that is durable at Append: it merges what it polled into one Append per
+// tenant, commits its consumer group after it, retries a refused Append, and resumes after the
+// committed position.
 #include "events/store_writer.h"
 
 #include <gtest/gtest.h>
@@ -28,6 +29,8 @@ TEST(StoreWriterTest, CommitsAfterAppendRetriesRefusalsAndResumesAfterTheCommit)
     ASSERT_TRUE(writer.WaitUntilApplied((*log)->EndPosition().value(), 60s));
     writer.Stop();
     EXPECT_EQ(store.ids(), (std::vector<std::string>{"b0", "b1", "b2", "b3", "b4"}));
+    // The records of one tenant polled together go in as one Append (one insert, one ClickHouse part).
+    EXPECT_LT(store.appends(), 5);
   }
   EXPECT_EQ((*log)->CommittedPosition("store").value().value(), LogPosition{5});
   ASSERT_TRUE((*log)->AppendSync(test::BatchRecord("b5")));
