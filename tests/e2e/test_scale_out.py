@@ -7,8 +7,10 @@ The backends are required in CI (WARD_REQUIRE_SCALE_OUT=1, set by the Makefile);
 missing PostgreSQL or ClickHouse skips the module."""
 import json
 import os
+import pathlib
 import shutil
 import signal
+import tempfile
 import subprocess
 import threading
 import time
@@ -43,8 +45,10 @@ if not _have_backends():
 
 
 @pytest.fixture(scope="module")
-def backends(tmp_path_factory):
-    base = tmp_path_factory.mktemp("backends")
+def backends():
+    # Not pytest's tmp_path: its directories are 0700, and as root the backends run as nobody.
+    base = pathlib.Path(tempfile.mkdtemp(prefix="ward-scale-out-"))
+    base.chmod(0o755)
     pg_dir, ch_dir = str(base / "pg"), str(base / "ch")
     started = []
     kafka = None
@@ -65,6 +69,7 @@ def backends(tmp_path_factory):
             kafka.wait(timeout=20)
         for script, d in reversed(started):
             _support(script, "stop", d)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +82,10 @@ def nodes(backends):
         "sharedDir": str(base / "shared"),
         # Rate limits are shared by the nodes; the functional checks here stay far below them.
         "rateLimits": {"enabled": True, "perMinute": 100000, "perHour": 1000000,
-                       "routes": {"/api/indicators": {"perMinute": 6, "perHour": 1000}}}}
+                       "routes": {"/api/indicators": {"perMinute": 6, "perHour": 1000},
+                                  # MDE's tighter exceptions would throttle the polling checks.
+                                  "/api/advancedhunting/run": {"perMinute": 100000, "perHour": 1000000},
+                                  "/api/alerts/CreateAlertByReference": {"perMinute": 100000, "perHour": 1000000}}}}
     config.write_text(json.dumps(settings))
     first = Ward(base / "node1", tls=False, config_path=config)
     second = Ward(base / "node2", tls=False, config_path=config, creds=first.creds)
@@ -229,6 +237,7 @@ def test_a_node_killed_mid_ingest_loses_nothing_it_acknowledged(nodes):
     def stored():
         rows = {(r["DeviceId"], r["ReportId"]) for r in hunt(second, token, query)}
         return rows if acked <= rows else None
-    assert wait_for(stored, 60), len(acked - {(r["DeviceId"], r["ReportId"]) for r in hunt(second, token, query)})
+    # The dead node's partitions move to the live one once the consumer groups notice (10 s session).
+    assert wait_for(stored, 120), len(acked - {(r["DeviceId"], r["ReportId"]) for r in hunt(second, token, query)})
     first.start()  # the restarted node rejoins the consumer groups and serves the same data
     assert {(r["DeviceId"], r["ReportId"]) for r in hunt(first, token, query)} >= acked
