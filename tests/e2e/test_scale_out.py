@@ -241,3 +241,54 @@ def test_a_node_killed_mid_ingest_loses_nothing_it_acknowledged(nodes):
     assert wait_for(stored, 120), len(acked - {(r["DeviceId"], r["ReportId"]) for r in hunt(second, token, query)})
     first.start()  # the restarted node rejoins the consumer groups and serves the same data
     assert {(r["DeviceId"], r["ReportId"]) for r in hunt(first, token, query)} >= acked
+
+
+def test_migrate_copies_an_embedded_installation_into_the_backends(backends, tmp_path):
+    """`ward admin migrate`: an embedded node's state and events, into a PostgreSQL database and a
+    ClickHouse database of their own; a node on them then serves the same tokens, devices, alerts
+    and hunting rows."""
+    embedded = Ward(tmp_path / "embedded", tls=False)
+    embedded.start()
+    token = embedded.app_token()
+    sensor = FakeSensor(embedded, onboarding_info(embedded, token))
+    sensor.enroll()
+    marker = f"migrate{uuid.uuid4().hex[:8]}"
+    events = [sensor.event("DeviceProcessEvents", DeviceId=sensor.device_id, DeviceName=sensor.name,
+                           ActionType="ProcessCreated", FileName="sh", ProcessCommandLine=f"sh -c {marker}-{i}") for i in range(30)]
+    assert sensor.send(events).status_code == 200
+    query = f'DeviceProcessEvents | where ProcessCommandLine has "{marker}" | project ReportId, ProcessCommandLine | order by ReportId asc'
+    before = wait_for(lambda: (lambda rows: rows if len(rows) == 30 else None)(hunt(embedded, token, query)), 30)
+    assert before
+    r = embedded.post("/api/alerts/CreateAlertByReference", token, json={
+        "eventTime": events[0]["Timestamp"], "reportId": events[0]["ReportId"], "machineId": sensor.device_id,
+        "severity": "Medium", "title": "Migrated alert", "description": "d", "recommendedAction": "r",
+        "category": "Execution"})
+    assert r.status_code == 200, r.text
+    alert_id = r.json()["id"]
+    embedded.stop()
+
+    pg_dir = str(backends["dir"] / "pg-migrate")
+    pg = _support("postgres_server.sh", "start", pg_dir)
+    try:
+        target = tmp_path / "target.json"
+        target.write_text(json.dumps({"state": pg, "events": backends["events"].rsplit("/", 1)[0] + "/migrated",
+                                      "sharedDir": str(tmp_path / "shared")}))
+        for attempt in range(2):  # a second run copies nothing twice
+            out = json.loads(subprocess.run([os.environ.get("WARD_BIN", os.path.join(ROOT, "build", "ward")), "admin", "migrate",
+                                             "--data-dir", embedded.data_dir, "--to", str(target)],
+                                            capture_output=True, text=True, check=True).stdout)
+            assert out["state"]["tenants"] == 1
+            assert out["events"]["rows"] == (0 if attempt else out["events"]["rows"]) and (attempt or out["events"]["rows"] >= 30), out
+        node = Ward(tmp_path / "node", tls=False, config_path=target, creds=embedded.creds)
+        node.port = embedded.port  # the same URL, so the same token issuer
+        node.start()
+        try:
+            assert node.get("/api/machines", token).status_code == 200  # the old token: signing keys came along
+            fresh = node.app_token()  # and the app's secret
+            assert hunt(node, fresh, query) == before
+            assert node.get(f"/api/alerts/{alert_id}", fresh).json()["title"] == "Migrated alert"
+            assert sensor.device_id in {m["id"] for m in node.get("/api/machines", fresh).json()["value"]}
+        finally:
+            node.stop()
+    finally:
+        _support("postgres_server.sh", "stop", pg_dir)
