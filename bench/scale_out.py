@@ -81,7 +81,7 @@ class Node:
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
+        self.proc.wait(timeout=600)  # consumers finish their current batch and the store seals
 
 
 def token(node, creds):
@@ -162,6 +162,7 @@ def main():
         nodes = [Node(ward, data, None, work)]
         auths = [enroll(nodes[0], ward, data, None, work, "embedded")]
         results.append(run_setup("one embedded node", nodes, auths, args, batch, args.events, creds, work))
+        print(json.dumps(results[-1]), flush=True)
         for n in nodes:
             n.stop()
         nodes = []
