@@ -165,7 +165,9 @@ void DetectionEngine::Run() {
       pending_ = std::move(*records);
     }
     size_t done = 0;
-    for (; done < pending_.size(); ++done) {
+    // A stop does not wait for the rest of a large poll: what is not committed is detected again
+    // after the restart (the alert writer merges repeats).
+    for (; done < pending_.size() && !stop_; ++done) {
       const events::LogRecord& r = pending_[done];
       auto batch = events::DecodeBatch(r.data, registry_);
       if (!batch) {
