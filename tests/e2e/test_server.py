@@ -102,14 +102,17 @@ def test_plain_http_to_tls_port_is_refused(ward):
 
 
 def test_rate_limit_returns_429_with_retry_after(tmp_path):
+    # 10 a minute: the bucket refills one call every 6 s, so the 11 calls below cannot earn a token
+    # back however slow the machine is (at 100 a minute a refill comes after 0.6 s, and a loaded CI
+    # machine took longer than that for 101 calls).
     w = Ward(tmp_path / "rl", tls=False,
-             config={"rateLimits": {"enabled": True, "perMinute": 100, "perHour": 1500}})
+             config={"rateLimits": {"enabled": True, "perMinute": 10, "perHour": 1500}})
     w.start()
     try:
         token = w.app_token()
-        codes = [w.get("/api/machines", token).status_code for _ in range(101)]
-        assert codes[:100] == [200] * 100
-        assert codes[100] == 429
+        codes = [w.get("/api/machines", token).status_code for _ in range(11)]
+        assert codes[:10] == [200] * 10
+        assert codes[10] == 429
         r = w.get("/api/machines", token)
         assert_mde_error(r, 429, "TooManyRequests")
         assert 1 <= int(r.headers["Retry-After"]) <= 60
