@@ -32,24 +32,21 @@ Result<std::unique_ptr<events::EventLog>> OpenEventLog(const Config& cfg, const 
   return std::unique_ptr<events::EventLog>(std::move(log));
 }
 
-Result<std::unique_ptr<events::EventStore>> OpenEventStore(const Config& cfg, const events::ColumnarStoreOptions& columnar,
-                                                           const events::SchemaRegistry& schema) {
+Result<std::unique_ptr<events::EventStore>> OpenEventStore(const std::string& data_dir, const Config& cfg) {
+  const events::SchemaRegistry& schema = events::SchemaRegistry::Hunting();
+  const auto retention = std::chrono::hours(24 * cfg.retention_days);
   if (cfg.events_url.empty()) {
-    WARD_ASSIGN_OR_RETURN(auto store, events::ColumnarStore::Open(columnar, schema));
+    events::ColumnarStoreOptions options;
+    options.dir = data_dir + "/events/store";
+    options.retention = retention;
+    WARD_ASSIGN_OR_RETURN(auto store, events::ColumnarStore::Open(options, schema));
     return std::unique_ptr<events::EventStore>(std::move(store));
   }
   events::ClickHouseStoreOptions options;
   options.url = cfg.events_url;
-  options.retention = columnar.retention;
+  options.retention = retention;
   WARD_ASSIGN_OR_RETURN(auto store, events::ClickHouseStore::Open(std::move(options), schema));
   return std::unique_ptr<events::EventStore>(std::move(store));
-}
-
-Result<std::unique_ptr<events::EventStore>> OpenEventStore(const std::string& data_dir, const Config& cfg) {
-  events::ColumnarStoreOptions o;
-  o.dir = data_dir + "/events/store";
-  o.retention = std::chrono::hours(24 * cfg.retention_days);
-  return OpenEventStore(cfg, o, events::SchemaRegistry::Hunting());
 }
 
 Result<bool> HoldsInstallation(state::StateStore& store) {

@@ -20,11 +20,8 @@ Result<std::unique_ptr<state::StateStore>> OpenStateStore(const std::string& dat
 // The event log: `file_options` (the data directory's) unless config.json's "log" names Kafka.
 Result<std::unique_ptr<events::EventLog>> OpenEventLog(const Config& cfg, const events::FileEventLogOptions& file_options);
 
-// The event store hunting reads: the columnar store of `columnar` unless config.json's "events"
-// names ClickHouse (whose tables are created when missing).
-Result<std::unique_ptr<events::EventStore>> OpenEventStore(const Config& cfg, const events::ColumnarStoreOptions& columnar,
-                                                           const events::SchemaRegistry& schema);
-// The same for a data directory, with its defaults (`ward admin migrate`'s target).
+// The event store hunting reads: the columnar store in <data-dir>/events/store (retention from the
+// config) unless config.json's "events" names ClickHouse (whose tables are created when missing).
 Result<std::unique_ptr<events::EventStore>> OpenEventStore(const std::string& data_dir, const Config& cfg);
 
 // Whether the store already holds an installation (at least one tenant).

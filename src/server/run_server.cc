@@ -104,6 +104,17 @@ Result<std::unique_ptr<http::Server>> StartSiemListener(const std::string& liste
   return server;
 }
 
+// Every tenant's Sigma rules added through /api/detectionrules (they live in the state store).
+Result<std::vector<detect::ApiSigmaRule>> LoadApiSigmaRules(state::StateStore& store) {
+  std::vector<detect::ApiSigmaRule> rules;
+  WARD_ASSIGN_OR_RETURN(auto tenants, store.ListTenants());
+  for (const state::Tenant& t : tenants) {
+    WARD_ASSIGN_OR_RETURN(auto stored, state::Repo<state::DetectionRule>(store).List(t.id));
+    for (state::DetectionRule& r : stored) rules.push_back({r.tenant_id, r.id, std::move(r.yaml)});
+  }
+  return rules;
+}
+
 Status Serve(const ServeOptions& o) {
   namespace fs = std::filesystem;
   WARD_ASSIGN_OR_RETURN(Config cfg, LoadConfig(o.data_dir, o.config_path));
@@ -185,10 +196,7 @@ Status Serve(const ServeOptions& o) {
   // The log and the store are the embedded ones unless config.json names Kafka / ClickHouse; what
   // follows uses only the EventLog and EventStore seams.
   WARD_ASSIGN_OR_RETURN(std::unique_ptr<events::EventLog> event_log, OpenEventLog(cfg, log_options));
-  events::ColumnarStoreOptions store_options;
-  store_options.dir = events_dir + "/store";
-  store_options.retention = std::chrono::hours(24 * cfg.retention_days);
-  WARD_ASSIGN_OR_RETURN(std::unique_ptr<events::EventStore> event_store, OpenEventStore(cfg, store_options, schema));
+  WARD_ASSIGN_OR_RETURN(std::unique_ptr<events::EventStore> event_store, OpenEventStore(o.data_dir, cfg));
   events::StoreWriter store_writer(*event_log, *event_store, schema, registry);
   WARD_RETURN_IF_ERROR(store_writer.Start());
   ingest::ProfileUpdater profiles(*event_log, *store, authz, schema);
@@ -199,13 +207,7 @@ Status Serve(const ServeOptions& o) {
   detection.AddDetector(std::make_unique<detect::IocDetector>(*store, schema));
   detect::SigmaDetector* sigma_rules = nullptr;
   {
-    // Rules added through /api/detectionrules live in the state store, per tenant.
-    std::vector<detect::ApiSigmaRule> api_rules;
-    WARD_ASSIGN_OR_RETURN(auto tenants, store->ListTenants());
-    for (const state::Tenant& t : tenants) {
-      WARD_ASSIGN_OR_RETURN(auto stored, state::Repo<state::DetectionRule>(*store).List(t.id));
-      for (state::DetectionRule& r : stored) api_rules.push_back({r.tenant_id, r.id, std::move(r.yaml)});
-    }
+    WARD_ASSIGN_OR_RETURN(std::vector<detect::ApiSigmaRule> api_rules, LoadApiSigmaRules(*store));
     std::vector<detect::SigmaLoadOutcome> outcomes;
     WARD_ASSIGN_OR_RETURN(auto sigma, detect::SigmaDetector::Create(schema, o.data_dir + "/rules/sigma", std::move(api_rules), &outcomes));
     for (const detect::SigmaLoadOutcome& r : outcomes) {
@@ -355,18 +357,9 @@ Status Serve(const ServeOptions& o) {
       while (!stop_cv.wait_for(lock, std::chrono::seconds(2), [&] { return stopping; })) {
         int64_t counter = store->ChangeCounter();
         if (counter == seen || !sigma_rules) continue;
-        std::vector<detect::ApiSigmaRule> rules;
-        auto tenants = store->ListTenants();
-        bool complete = tenants.has_value();
-        for (const state::Tenant& t : tenants.value_or(std::vector<state::Tenant>{})) {
-          auto stored = state::Repo<state::DetectionRule>(*store).List(t.id);
-          if (!stored) complete = false;
-          for (state::DetectionRule& r : stored.value_or(std::vector<state::DetectionRule>{})) {
-            rules.push_back({r.tenant_id, r.id, std::move(r.yaml)});
-          }
-        }
-        if (!complete) continue;  // try again next round rather than drop rules on a read error
-        if (Status st = sigma_rules->ReplaceApiRules(std::move(rules)); !st.ok()) {
+        auto rules = LoadApiSigmaRules(*store);
+        if (!rules) continue;  // try again next round rather than drop rules on a read error
+        if (Status st = sigma_rules->ReplaceApiRules(std::move(*rules)); !st.ok()) {
           log::Warn("reloading Sigma rules from the shared store failed", {{"error", st.message()}});
           continue;
         }
